@@ -1,0 +1,315 @@
+"""The collector's HTTP API.
+
+Browsers post to /v1/events with their site's public key from an allowed origin; the site's own
+servers post to /v1/server-events with the site secret as a bearer token. Each event is validated
+against its stream's schema, enriched, and pushed onto its stream's Redis list; the answer (202) comes
+only after Redis has it. Nothing a client sends can make it answer 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter as Tally
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from collector.enrich import Geo, agent_parser, client_ip, valid_ip
+from collector.metrics import Metrics
+from collector.queue import EventQueue, QueueFull, QueueUnavailable
+from footfall import tokens
+from footfall.schemas import Invalid, Source, incoming_json_schema, validate_incoming
+from footfall.settings import STATIC, Settings
+from footfall.sites import Site, Sites
+
+log = logging.getLogger("footfall.collector")
+JSON = "application/json"
+ENVELOPE = ("key", "user_token")  # request-level fields that may sit beside a single event
+
+
+@dataclass
+class Reject(Exception):
+    """A request refused as a whole; `reason` labels the metric, `message` names the field."""
+
+    status: int
+    reason: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Batch:
+    """What came of one request's events."""
+
+    by_stream: dict[str, list[bytes]] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    tally: Tally[str] = field(default_factory=Tally)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
+
+
+def _events_body(source: Source) -> dict[str, Any]:
+    event = incoming_json_schema(source)
+    batch = {"type": "object", "properties": {"events": {"type": "array", "items": event}},
+             "required": ["events"]}
+    if source == "browser":
+        batch["properties"] |= {"key": {"type": "string"}, "user_token": {"type": "string"}}
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": {"oneOf": [batch, event]}}}}}
+
+
+class Collector:
+    """The collector's state: settings, sites, Redis, enrichment."""
+
+    def __init__(self, settings: Settings, sites: Sites, geo: Geo | None = None) -> None:
+        self.settings = settings
+        self.sites = sites
+        self.geo = geo or Geo(settings.geoip_db)
+        self.agent = agent_parser(settings.ua_cache_size)
+        self.metrics = Metrics()
+        self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0)
+        self.queue = EventQueue(self.redis, settings.max_queue)
+        self.unavailable = {"Retry-After": str(settings.retry_after_s)}
+
+    # --- request parsing ---------------------------------------------------------------------------
+
+    async def read_json(self, request: Request) -> Any:
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise Reject(413, "too_large", f"body is over the limit of {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Reject(413, "too_large", f"body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        try:
+            return orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError as exc:
+            raise Reject(400, "malformed", f"body is not valid JSON: {exc}") from None
+
+    def split(self, body: Any) -> tuple[list[Any], dict[str, Any]]:
+        """The events of a body (a batch object, a list, or one event) and its envelope fields."""
+        if isinstance(body, list):
+            events, envelope = body, {}
+        elif isinstance(body, dict) and "events" in body:
+            events = body["events"]
+            envelope = {k: v for k, v in body.items() if k != "events"}
+            if not isinstance(events, list):
+                raise Reject(400, "malformed", "events: expected an array")
+        elif isinstance(body, dict):
+            envelope = {k: body[k] for k in ENVELOPE if k in body}
+            events = [{k: v for k, v in body.items() if k not in ENVELOPE}]
+        else:
+            raise Reject(400, "malformed", "body: expected an event, an array of events or {\"events\": [...]}")
+        if not events:
+            raise Reject(400, "malformed", "events: expected at least one event")
+        if len(events) > self.settings.max_batch_events:
+            raise Reject(413, "too_large", f"events: more than {self.settings.max_batch_events} in one request")
+        for name, value in envelope.items():
+            if name not in ENVELOPE:
+                raise Reject(400, "malformed", f"{str(name)[:64]}: unknown field")
+            if not isinstance(value, str):
+                raise Reject(400, "malformed", f"{name}: expected a string")
+        return events, envelope
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def build(self, site: Site, source: Source, events: list[Any], context: dict[str, Any]) -> Batch:
+        """Validate and enrich each event; keep the good ones, report the bad ones by index and field."""
+        batch = Batch()
+        now = datetime.now(UTC)
+        for index, event in enumerate(events):
+            try:
+                stream, doc = validate_incoming(event, source)
+                self.enrich(site, source, doc, context, now)
+            except Invalid as exc:
+                batch.rejected.append({"index": index, "field": exc.field, "error": exc.message})
+                continue
+            batch.by_stream.setdefault(stream.name, []).append(orjson.dumps(doc))
+            batch.tally[stream.name] += 1
+        return batch
+
+    def enrich(self, site: Site, source: Source, doc: dict[str, Any], context: dict[str, Any],
+               now: datetime) -> None:
+        event_id = doc.pop("event_id", None)
+        doc["_id"] = str(uuid.UUID(event_id)) if event_id else str(uuid.uuid4())
+        if not doc.get("path"):
+            if not doc.get("url"):
+                raise Invalid("path", "is required (or a url to take it from)")
+            doc["path"] = urlsplit(doc["url"]).path or "/"
+        doc["site"] = site.id
+        doc["source"] = source
+        doc["event_name"] = site.event_name(doc["path"])
+        doc.setdefault("timestamp", now)
+        doc["received_at"] = now
+        if source == "browser":
+            doc["ip"] = context["ip"]
+            doc["user_agent"] = context["user_agent"]
+            user: tokens.User | None = context["user"]
+            doc["user_id"] = user.id if user else None
+            doc["username"] = user.name if user else None
+        elif doc.get("ip") is not None and not valid_ip(doc["ip"]):
+            raise Invalid("ip", "not an IP address")
+        doc.update(self.geo.lookup(doc.get("ip")))
+        doc.update(self.agent(doc.get("user_agent")))
+
+    async def queue_batch(self, batch: Batch, source: Source) -> Response:
+        if batch.by_stream:
+            try:
+                await self.queue.push(batch.by_stream)
+            except QueueFull as exc:
+                raise Reject(503, "overloaded", f"{exc.stream}: queue is full, retry later",
+                             self.unavailable) from None
+            except QueueUnavailable:
+                raise Reject(503, "unavailable", "queue unavailable, retry later", self.unavailable) from None
+        for stream, n in batch.tally.items():
+            self.metrics.accepted.labels(stream, source).inc(n)
+        if batch.rejected:
+            self.metrics.rejected.labels("invalid").inc(len(batch.rejected))
+        accepted = sum(batch.tally.values())
+        status = 202 if accepted else 400
+        return _json(status, {"accepted": accepted, "rejected": batch.rejected})
+
+    def user_of(self, site: Site, token: str | None) -> tokens.User | None:
+        """The learner a valid token names; a bad token makes the events anonymous, never rejected."""
+        if not token:
+            return None
+        try:
+            return tokens.verify(token, site.secret)
+        except tokens.InvalidToken as exc:
+            self.metrics.rejected.labels("user_token").inc()
+            log.info("user token ignored: %s", exc)
+            return None
+
+
+def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> FastAPI:
+    collector = Collector(settings, sites, geo)
+    metrics = collector.metrics
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await collector.redis.aclose()
+
+    app = FastAPI(title="Footfall collector", version="1", lifespan=lifespan)
+    app.state.collector = collector
+
+    def cors(origin: str | None) -> dict[str, str]:
+        if not sites.any_allows_origin(origin):
+            return {"Vary": "Origin"}
+        return {"Access-Control-Allow-Origin": origin or "", "Vary": "Origin"}
+
+    def refused(exc: Reject, extra: dict[str, str] | None = None) -> Response:
+        metrics.rejected.labels(exc.reason).inc()
+        return _json(exc.status, {"error": exc.message}, {**exc.headers, **(extra or {})})
+
+    @app.options("/v1/events", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if not sites.any_allows_origin(origin):
+            return _json(403, {"error": "origin: not allowed"})
+        return Response(status_code=204, headers={
+            **cors(origin),
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type, X-Footfall-Key",
+            "Access-Control-Max-Age": "86400",
+        })
+
+    @app.post("/v1/events", status_code=202, openapi_extra=_events_body("browser"),
+              summary="Browser events (public site key, allowed Origin)")
+    async def browser_events(request: Request) -> Response:
+        started = time.perf_counter()
+        origin = request.headers.get("origin")
+        try:
+            body = await collector.read_json(request)
+            events, envelope = collector.split(body)
+            key = envelope.get("key") or request.query_params.get("key") or request.headers.get("x-footfall-key")
+            site = sites.by_key(key)
+            if site is None:
+                raise Reject(401, "unauthorized", "key: unknown site key")
+            if not site.allows_origin(origin):
+                raise Reject(403, "forbidden_origin", "origin: not allowed for this site")
+            context = {
+                "ip": client_ip(request.client.host if request.client else None,
+                                request.headers.get("x-forwarded-for"), settings.trusted_proxies),
+                "user_agent": request.headers.get("user-agent", "")[:1024] or None,
+                "user": collector.user_of(site, envelope.get("user_token")),
+            }
+            batch = collector.build(site, "browser", events, context)
+            response = await collector.queue_batch(batch, "browser")
+            response.headers.update(cors(origin))
+            return response
+        except Reject as exc:
+            return refused(exc, cors(origin))
+        finally:
+            metrics.latency.labels("events").observe(time.perf_counter() - started)
+
+    @app.post("/v1/server-events", status_code=202, openapi_extra=_events_body("server"),
+              summary="Server events (Authorization: Bearer <site secret>)")
+    async def server_events(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+            site = sites.by_secret(secret.strip()) if scheme.lower() == "bearer" else None
+            if site is None:
+                raise Reject(401, "unauthorized", "authorization: expected 'Bearer <site secret>'",
+                             {"WWW-Authenticate": "Bearer"})
+            body = await collector.read_json(request)
+            events, envelope = collector.split(body)
+            if envelope:
+                raise Reject(400, "malformed", f"{next(iter(envelope))}: not used by server events")
+            batch = collector.build(site, "server", events, {})
+            return await collector.queue_batch(batch, "server")
+        except Reject as exc:
+            return refused(exc)
+        finally:
+            metrics.latency.labels("server-events").observe(time.perf_counter() - started)
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> Response:
+        return _json(200, {"status": "ok"})
+
+    @app.get("/readyz", summary="Redis answers and no stream is over its limit")
+    async def readyz() -> Response:
+        try:
+            await metrics.queue.refresh(collector.redis)
+        except RedisError:
+            return _json(503, {"status": "redis unavailable"}, collector.unavailable)
+        full = [s for s, n in metrics.queue.snapshot["depth"].items() if n >= settings.max_queue]
+        if full:
+            return _json(503, {"status": "queue full", "streams": full}, collector.unavailable)
+        return _json(200, {"status": "ready", "queues": metrics.queue.snapshot["depth"]})
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        try:
+            await metrics.queue.refresh(collector.redis)
+        except RedisError:
+            metrics.queue.snapshot = {}
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    tracker = (STATIC / "footfall.js").read_bytes()
+
+    @app.get("/footfall.js", summary="The browser tracker")
+    async def tracker_script() -> Response:
+        return Response(tracker, media_type="text/javascript", headers={
+            "Cache-Control": "public, max-age=86400",
+            "Access-Control-Allow-Origin": "*",
+        })
+
+    return app
+

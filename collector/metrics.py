@@ -1,0 +1,86 @@
+"""The collector's Prometheus metrics, with the drainers' counters and queue state read from Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+
+from footfall import keys
+from footfall.schemas import STREAMS, parse_datetime
+
+DRAINER_COUNTERS = {
+    "drained": "events written to the store",
+    "duplicates": "redelivered events skipped because they were already stored",
+    "dead_lettered": "events the store refused, kept in dead_letters",
+}
+
+
+class QueueState(Collector):
+    """Queue depth, in-flight and oldest-event age per stream, and the drainers' counters."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] = {}
+
+    async def refresh(self, redis: Redis) -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for stream in STREAMS:
+                pipe.llen(keys.queue(stream))
+                pipe.lindex(keys.queue(stream), -1)
+            pipe.hgetall(keys.STATS)
+            replies = await pipe.execute()
+        now = time.time()
+        depth, age = {}, {}
+        for i, stream in enumerate(STREAMS):
+            depth[stream] = replies[2 * i]
+            age[stream] = _age(replies[2 * i + 1], now)
+        stats = {k.decode(): int(v) for k, v in replies[-1].items()}
+        self.snapshot = {"depth": depth, "age": age, "stats": stats}
+
+    def collect(self) -> Iterator[Any]:
+        if not self.snapshot:
+            return
+        depth = GaugeMetricFamily("footfall_queue_depth", "events waiting in a stream", labels=["stream"])
+        age = GaugeMetricFamily("footfall_queue_oldest_age_seconds", "age of the oldest waiting event",
+                                labels=["stream"])
+        for stream in STREAMS:
+            depth.add_metric([stream], self.snapshot["depth"][stream])
+            age.add_metric([stream], self.snapshot["age"][stream])
+        yield depth
+        yield age
+        for counter, help_text in DRAINER_COUNTERS.items():
+            family = CounterMetricFamily(f"footfall_events_{counter}", help_text, labels=["stream"])
+            for stream in STREAMS:
+                family.add_metric([stream], self.snapshot["stats"].get(keys.stat(counter, stream), 0))
+            yield family
+
+
+def _age(raw: bytes | None, now: float) -> float:
+    """Seconds since the oldest waiting event was received (0 when the stream is empty)."""
+    if not raw:
+        return 0.0
+    try:
+        received = orjson.loads(raw)["received_at"]
+        return max(0.0, now - parse_datetime(received).timestamp())
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 0.0
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter("footfall_events_accepted", "events queued", ["stream", "source"],
+                                registry=self.registry)
+        self.rejected = Counter("footfall_events_rejected", "events or requests refused", ["reason"],
+                                registry=self.registry)
+        self.latency = Histogram("footfall_request_seconds", "collector request latency", ["endpoint"],
+                                 registry=self.registry,
+                                 buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self.queue = QueueState()
+        self.registry.register(self.queue)

@@ -1,0 +1,286 @@
+"""The drainer process: one thread per stream, a heartbeat, and orphan recovery.
+
+Each stream thread repeats: wait (blocking) for an event, gather up to N within the linger time,
+write the batch, and only then ack it. A store outage keeps the batch in the processing list and
+retries with capped exponential backoff. SIGTERM finishes the batch in hand; a second one exits now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+from redis import Redis
+from redis.exceptions import RedisError
+
+from drainer.queue import StreamQueue
+from footfall import keys
+from footfall.schemas import STREAMS, Invalid, Stream, parse_datetime
+from footfall.settings import Settings
+from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, open_store
+
+log = logging.getLogger("footfall.drainer")
+T = TypeVar("T")
+WAIT_S = 1.0  # how long a blocking wait lasts before the thread looks at the stop flag again
+
+
+class Abort(Exception):
+    """A second signal: leave the batch in the processing list and go."""
+
+
+class DrainerIdInUse(RuntimeError):
+    pass
+
+
+@dataclass
+class Decoded:
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+
+
+def decode(stream: Stream, batch: list[bytes], now: datetime) -> Decoded:
+    """Queued JSON → documents; what cannot be decoded is a dead letter, never a lost batch."""
+    out = Decoded()
+    for raw in batch:
+        try:
+            doc = orjson.loads(raw)
+            if not isinstance(doc, dict) or not isinstance(doc.get("_id"), str):
+                raise Invalid("_id", "missing or not a string")
+            for name in stream.datetime_fields:
+                if doc.get(name) is not None:
+                    doc[name] = parse_datetime(doc[name], name)
+        except (orjson.JSONDecodeError, Invalid) as exc:
+            out.letters.append(_letter(stream, raw, f"undecodable: {exc}", now))
+            continue
+        out.docs.append(doc)
+        out.raws.append(raw)
+    return out
+
+
+def _letter(stream: Stream, raw: bytes, reason: str, now: datetime, id: str | None = None) -> DeadLetter:
+    return DeadLetter(
+        id=id or "raw-" + hashlib.sha256(raw).hexdigest()[:32],
+        stream=stream.name,
+        reason=reason[:2000],
+        raw=raw.decode("utf-8", "replace"),
+        failed_at=now,
+    )
+
+
+class StreamWorker:
+    """Drains one stream into one store connection."""
+
+    def __init__(self, drainer: Drainer, stream: Stream, store: Store) -> None:
+        self.drainer = drainer
+        self.settings = drainer.settings
+        self.stream = stream
+        self.store = store
+        self.queue = StreamQueue(drainer.redis, stream.name, drainer.id)
+        self.backoff_s = 0.0
+
+    def run(self, until_empty: bool) -> None:
+        leftover = self.queue.in_flight()
+        if leftover:
+            log.info("re-driving %d events left in flight", len(leftover), extra={"stream": self.stream.name})
+            self.write(leftover)
+        while not self.drainer.stopping.is_set():
+            batch = self.gather(until_empty)
+            if batch:
+                self.write(batch)
+            elif until_empty:
+                return
+
+    def gather(self, until_empty: bool) -> list[bytes]:
+        """Up to N events, or fewer once the first of them has waited the linger time."""
+        size, linger = self.settings.batch_size, self.settings.linger_ms / 1000
+        batch = self.queue.take(size) if until_empty else []
+        if not batch:
+            first = self.queue.wait_one(linger if until_empty else WAIT_S)
+            if first is None:
+                return []
+            batch = [first]
+        deadline = time.monotonic() + linger
+        while len(batch) < size:
+            batch += self.queue.take(size - len(batch))
+            remaining = deadline - time.monotonic()
+            if len(batch) >= size or remaining <= 0:
+                break
+            more = self.queue.wait_one(remaining)
+            if more is None:
+                break
+            batch.append(more)
+        return batch
+
+    def write(self, batch: list[bytes]) -> None:
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        decoded = decode(self.stream, batch, now)
+        result = self.retry(lambda: self.store.insert(self.stream.collection, decoded.docs))
+        letters = decoded.letters + [
+            _letter(self.stream, decoded.raws[i], reason, now, id=decoded.docs[i]["_id"])
+            for i, reason in result.invalid
+        ]
+        if letters:
+            self.retry(lambda: self.store.dead_letter(letters))
+            log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,
+                        extra={"stream": self.stream.name})
+        self.retry(self.queue.ack)
+        self.count(result, len(letters))
+        log.debug("wrote batch", extra={"stream": self.stream.name, "events": len(batch),
+                                        "ms": round((time.perf_counter() - started) * 1000, 2)})
+
+    def count(self, result: WriteResult, dead: int) -> None:
+        name = self.stream.name
+        try:
+            with self.drainer.redis.pipeline(transaction=False) as pipe:
+                pipe.hincrby(keys.STATS, keys.stat("drained", name), result.inserted)
+                pipe.hincrby(keys.STATS, keys.stat("duplicates", name), result.duplicates)
+                pipe.hincrby(keys.STATS, keys.stat("dead_lettered", name), dead)
+                pipe.execute()
+        except RedisError as exc:  # counters are best effort; the events are safe
+            log.warning("could not update counters: %s", exc)
+
+    def retry(self, step: Callable[[], T]) -> T:
+        """Run a step until it succeeds, backing off while the store or Redis is unavailable."""
+        attempt = 0
+        while True:
+            try:
+                value = step()
+                self.backoff_s = 0.0
+                return value
+            except (StoreUnavailable, RedisError) as exc:
+                if self.drainer.aborting.is_set():
+                    raise Abort from exc
+                self.backoff_s = min(self.settings.backoff_max_s, 0.05 * 2**attempt) * random.uniform(0.5, 1)
+                attempt += 1
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning("%s; retrying in %.2fs (attempt %d)", exc, self.backoff_s, attempt,
+                                extra={"stream": self.stream.name})
+                self.drainer.aborting.wait(self.backoff_s)
+
+
+class Drainer:
+    def __init__(self, settings: Settings, store_factory: Callable[[], Store] | None = None) -> None:
+        self.settings = settings
+        self.id = settings.drainer_id or socket.gethostname()
+        self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=WAIT_S + 10,
+                                           socket_connect_timeout=2.0)
+        self.store_factory = store_factory or (lambda: open_store(
+            settings.store_url, mongo_write_concern=settings.mongo_write_concern,
+            mongo_timeout_ms=settings.mongo_timeout_ms))
+        self.stopping = threading.Event()
+        self.aborting = threading.Event()
+        self.workers: list[StreamWorker] = []
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
+
+    # --- liveness ----------------------------------------------------------------------------------
+
+    def claim_id(self) -> None:
+        """Refuse to share an id with a live drainer; take over one whose process is gone."""
+        current = self.redis.get(keys.heartbeat(self.id))
+        if current:
+            owner = orjson.loads(current).get("token", "")
+            host, _, rest = owner.partition(":")
+            pid = int(rest.partition(":")[0] or 0)
+            if host != socket.gethostname() or _alive(pid):
+                raise DrainerIdInUse(f"drainer id {self.id!r} is held by {owner}; give each drainer its own --id")
+        self.beat()
+
+    def beat(self) -> None:
+        state = {"token": self.token, "backoff": {w.stream.name: w.backoff_s for w in self.workers}}
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.heartbeat(self.id), orjson.dumps(state), ex=self.settings.heartbeat_ttl_s)
+            pipe.sadd(keys.DRAINERS, self.id)
+            pipe.execute()
+
+    def recover_orphans(self) -> None:
+        """Re-queue the processing lists of drainers whose heartbeat has expired."""
+        for raw in self.redis.smembers(keys.DRAINERS):
+            other = raw.decode()
+            if other == self.id or self.redis.exists(keys.heartbeat(other)):
+                continue
+            moved = sum(StreamQueue(self.redis, s, self.id).requeue_orphan(other) for s in STREAMS)
+            self.redis.srem(keys.DRAINERS, other)
+            if moved:
+                log.warning("re-queued %d events left by dead drainer %s", moved, other)
+
+    def heartbeat_loop(self) -> None:
+        while not self.stopping.wait(self.settings.heartbeat_s):
+            try:
+                self.beat()
+                self.recover_orphans()
+            except RedisError as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    # --- running -----------------------------------------------------------------------------------
+
+    def run(self, until_empty: bool = False, streams: list[str] | None = None) -> None:
+        store = self.store_factory()
+        self.workers = [StreamWorker(self, STREAMS[s], store if i == 0 else self.store_factory())
+                        for i, s in enumerate(streams or STREAMS)]
+        self.workers[0].retry(store.init)
+        self.workers[0].retry(self.claim_id)
+        self.workers[0].retry(self.recover_orphans)
+        log.info("drainer %s started", self.id, extra={"streams": [w.stream.name for w in self.workers],
+                                                       "batch_size": self.settings.batch_size,
+                                                       "linger_ms": self.settings.linger_ms})
+        beating = threading.Thread(target=self.heartbeat_loop, name="heartbeat", daemon=True)
+        beating.start()
+        threads = [threading.Thread(target=self._work, args=(w, until_empty), name=w.stream.name)
+                   for w in self.workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+        self.stopping.set()
+        beating.join()
+        self.redis.delete(keys.heartbeat(self.id))
+        for w in self.workers:
+            w.store.close()
+        log.info("drainer %s stopped", self.id)
+
+    def _work(self, worker: StreamWorker, until_empty: bool) -> None:
+        try:
+            worker.run(until_empty)
+        except Abort:
+            log.warning("aborted; the batch stays in flight for the next start", extra={"stream": worker.stream.name})
+        except Exception:
+            log.exception("stream worker crashed", extra={"stream": worker.stream.name})
+            self.stop()
+
+    def stop(self, *_: object) -> None:
+        """First call: finish the batch in hand. Second: leave now."""
+        if self.stopping.is_set():
+            self.aborting.set()
+            log.warning("second stop signal: exiting now")
+            os._exit(1)
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

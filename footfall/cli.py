@@ -1,0 +1,119 @@
+"""The `footfall` command: run the collector, the drainer or the demo; set up and inspect the store."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import orjson
+from pydantic import ValidationError
+
+from footfall import logs
+from footfall.settings import Settings
+from footfall.sites import Sites, SitesError
+
+log = logging.getLogger("footfall")
+
+
+def load_sites(settings: Settings) -> Sites:
+    if settings.sites is None:
+        raise SitesError("FOOTFALL_SITES is not set: point it at a sites file (see README, 'Sites')")
+    return Sites.load(settings.sites)
+
+
+def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from collector.app import create_app
+
+    app = create_app(settings, load_sites(settings))
+    # proxy_headers=False: the collector decides whom to believe about X-Forwarded-For (trusted_proxies).
+    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", access_log=False,
+                log_config=None, proxy_headers=False, timeout_graceful_shutdown=5)
+    return 0
+
+
+def cmd_drainer(settings: Settings, args: argparse.Namespace) -> int:
+    from drainer.worker import Drainer, DrainerIdInUse
+
+    if args.id:
+        settings = settings.model_copy(update={"drainer_id": args.id})
+    drainer = Drainer(settings)
+    drainer.install_signal_handlers()
+    try:
+        drainer.run(until_empty=args.until_empty, streams=args.streams.split(",") if args.streams else None)
+    except DrainerIdInUse as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
+    from footfall.stores import open_store
+
+    store = open_store(settings.store_url, mongo_write_concern=settings.mongo_write_concern,
+                       mongo_timeout_ms=settings.mongo_timeout_ms)
+    store.init()
+    store.close()
+    print("store ready: collections, validators and indexes are in place")
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from footfall.status import gather, render
+
+    status = gather(settings)
+    print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() if args.json else render(status))
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from footfall.demo import run_demo
+
+    return run_demo(args.port, args.dir)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="footfall", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collector", help="run the HTTP collector (uvicorn)")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8000)
+    c.set_defaults(run=cmd_collector)
+    d = sub.add_parser("drainer", help="move events from Redis into the store")
+    d.add_argument("--id", help="stable drainer id, unique among running drainers (default: host name)")
+    d.add_argument("--until-empty", action="store_true", help="exit once every stream is empty")
+    d.add_argument("--streams", help="comma-separated streams to drain (default: all)")
+    d.set_defaults(run=cmd_drainer)
+    m = sub.add_parser("demo", help="run Redis, collector, drainer and a demo page on embedded defaults")
+    m.add_argument("--port", type=int, default=8000, help="demo page port; the collector takes the next one")
+    m.add_argument("--dir", default="footfall-demo", help="where Redis, the sites file and the database live")
+    m.set_defaults(run=cmd_demo)
+    i = sub.add_parser("init-db", help="create collections, validators and indexes (idempotent)")
+    i.set_defaults(run=cmd_init_db)
+    s = sub.add_parser("status", help="queue depths, drainers, counters, stored documents")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(run=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"footfall: bad configuration:\n{exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    try:
+        return int(args.run(settings, args))
+    except SitesError as exc:
+        print(f"footfall: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

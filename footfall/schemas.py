@@ -1,0 +1,445 @@
+"""The event schemas: the one source of truth for what each stream holds.
+
+Every field of every stream is declared once, here. From these declarations come:
+- the collector's validation of what a browser or a server sends (`validate_incoming`);
+- the stores' validation of the documents they are asked to write (`validate_document`);
+- the MongoDB `$jsonSchema` validators (`mongo_validator`);
+- the JSON Schema in the collector's OpenAPI description (`incoming_json_schema`).
+
+Rule for unknown fields: an event with a field that its stream does not declare is rejected, with the
+field named; free-form data belongs in `props`, whose keys may not start with `$` or contain `.`, so no
+client string can ever become a MongoDB operator or path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+FieldType = Literal["string", "integer", "number", "boolean", "datetime", "object", "array"]
+Source = Literal["browser", "server"]
+BOTH: frozenset[str] = frozenset({"browser", "server"})
+BROWSER: frozenset[str] = frozenset({"browser"})
+SERVER: frozenset[str] = frozenset({"server"})
+COLLECTOR: frozenset[str] = frozenset()
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+DEVICE_TYPES = ("Mobile", "Tablet", "PC", "Bot", "Unknown")
+INT64 = 2**63 - 1
+MAX_NESTING = 5
+MAX_KEY_LENGTH = 128
+MAX_FREE_STRING = 8192
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a stored document, and who may send it."""
+
+    type: FieldType
+    sent_by: frozenset[str] = BOTH  # which clients may send it; empty: only the collector sets it
+    required: bool = False  # must be present (and not null) in the stored document
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+
+def _common() -> dict[str, Field]:
+    """Fields every stream has, with the same names whichever source sent them."""
+    return {
+        "_id": Field("string", COLLECTOR, required=True, pattern=UUID_PATTERN, doc="event id (UUID)"),
+        "site": Field("string", COLLECTOR, required=True, max_length=64),
+        "source": Field("string", COLLECTOR, required=True, enum=("browser", "server")),
+        "event_name": Field("string", COLLECTOR, required=True, max_length=128, doc="from the URL map"),
+        "timestamp": Field("datetime", required=True, doc="when it happened (client clock), UTC"),
+        "received_at": Field("datetime", COLLECTOR, required=True),
+        "url": Field("string", max_length=4096),
+        "path": Field("string", required=True, max_length=4096),
+        "method": Field("string", SERVER, enum=HTTP_METHODS),
+        "referrer": Field("string", max_length=4096),
+        "title": Field("string", BROWSER, max_length=1024),
+        "user_id": Field("string", SERVER, max_length=128, doc="null for anonymous visitors"),
+        "username": Field("string", SERVER, max_length=256),
+        "session_id": Field("string", max_length=128),
+        "first_time_visit": Field("boolean"),
+        "ip": Field("string", SERVER, max_length=45),
+        "user_agent": Field("string", SERVER, max_length=1024),
+        "browser_family": Field("string", COLLECTOR, max_length=128),
+        "browser_version": Field("string", COLLECTOR, max_length=64),
+        "os_family": Field("string", COLLECTOR, max_length=128),
+        "os_version": Field("string", COLLECTOR, max_length=64),
+        "device_family": Field("string", COLLECTOR, max_length=128),
+        "device_type": Field("string", COLLECTOR, enum=DEVICE_TYPES),
+        "country": Field("string", COLLECTOR, max_length=128),
+        "country_code": Field("string", COLLECTOR, max_length=2),
+        "region": Field("string", COLLECTOR, max_length=128),
+        "city": Field("string", COLLECTOR, max_length=128),
+        "latitude": Field("number", COLLECTOR, minimum=-90, maximum=90),
+        "longitude": Field("number", COLLECTOR, minimum=-180, maximum=180),
+        "timezone": Field("string", COLLECTOR, max_length=64),
+        "screen": Field("string", BROWSER, max_length=32, pattern=r"^\d{1,5}x\d{1,5}$"),
+        "language": Field("string", BROWSER, max_length=35),
+        "tz_offset": Field("integer", BROWSER, minimum=-900, maximum=900, doc="minutes east of UTC"),
+        "props": Field("object", doc="free-form properties (custom events, later edX context)"),
+    }
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A Redis list, and the collection its events are stored in."""
+
+    name: str
+    collection: str
+    types: tuple[str, ...]
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fields["type"] = Field("string", required=True, enum=self.types)
+
+    @property
+    def datetime_fields(self) -> tuple[str, ...]:
+        return tuple(n for n, f in self.fields.items() if f.type == "datetime")
+
+
+WEBSITE_LOGS = Stream(
+    "website_logs",
+    "website_logs",
+    types=("page_view", "page_ping", "request", "custom"),
+    fields={
+        **_common(),
+        "name": Field("string", BROWSER, max_length=128, doc="a custom event's name"),
+        "status_code": Field("integer", SERVER, minimum=100, maximum=599),
+        "duration_ms": Field("number", SERVER, minimum=0, maximum=86_400_000),
+        "view_name": Field("string", SERVER, max_length=256),
+        "view_args": Field("array", SERVER),
+        "view_kwargs": Field("object", SERVER),
+        "post_data": Field("object", SERVER, doc="POST fields, secrets removed by the sender"),
+    },
+)
+EXIT_LINKS = Stream(
+    "exit_links",
+    "exit_links",
+    types=("exit_link",),
+    fields={**_common(), "link_url": Field("string", BROWSER, required=True, max_length=4096)},
+)
+TUTORIAL_PROGRESS = Stream(
+    "tutorial_progress",
+    "progress_events",  # raw events; per-learner progress documents are folded from them
+    types=("video_play", "video_pause", "video_seek", "video_ended", "video_progress"),
+    fields={
+        **_common(),
+        "foss": Field("string", BROWSER, max_length=256),
+        "tutorial": Field("string", BROWSER, max_length=256),
+        "language_name": Field("string", BROWSER, max_length=128, doc="the tutorial's language"),
+        "video_src": Field("string", BROWSER, max_length=4096),
+        "position": Field("number", BROWSER, required=True, minimum=0, maximum=1e7, doc="seconds"),
+        "duration": Field("number", BROWSER, minimum=0, maximum=1e7, doc="seconds"),
+        "minute": Field("integer", BROWSER, minimum=0, maximum=200_000),
+        "seek_from": Field("number", BROWSER, minimum=0, maximum=1e7),
+    },
+)
+
+STREAMS: dict[str, Stream] = {s.name: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS)}
+STREAM_OF_TYPE: dict[str, Stream] = {t: s for s in STREAMS.values() for t in s.types}
+DEAD_LETTERS = "dead_letters"
+COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STREAMS.values()), DEAD_LETTERS)
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+class Invalid(ValueError):
+    """A field's value is not what its schema says; `field` names it (dotted for nested keys)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def format_datetime(value: datetime) -> str:
+    """Millisecond precision, always the same width, so stored strings sort as times do."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(value: Any, name: str = "timestamp") -> datetime:
+    """An ISO 8601 string (naive means UTC) or epoch milliseconds, within 1970–2100."""
+    if isinstance(value, str):
+        if len(value) > 40:
+            raise Invalid(name, "date-time string too long")
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise Invalid(name, "expected an ISO 8601 date-time or epoch milliseconds") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value < 4102444800000:
+            raise Invalid(name, "epoch milliseconds out of range")
+        parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
+    elif isinstance(value, datetime):
+        parsed = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        raise Invalid(name, "expected an ISO 8601 date-time or epoch milliseconds")
+    if not EARLIEST <= parsed < LATEST:
+        raise Invalid(name, "date-time out of range (1970–2100)")
+    return parsed.astimezone(UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
+
+
+def _check_free(value: Any, name: str, depth: int = 0) -> None:
+    """Free-form JSON (props, view args): bounded depth, safe keys, finite 64-bit numbers."""
+    if depth > MAX_NESTING:
+        raise Invalid(name, f"nested deeper than {MAX_NESTING} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not key or len(key) > MAX_KEY_LENGTH or key[0] == "$" or "." in key or "\x00" in key:
+                raise Invalid(f"{name}.{key[:40]}", "keys must be 1-128 characters, no '$' first, no '.'")
+            _check_free(item, f"{name}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_free(item, f"{name}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        if len(value) > MAX_FREE_STRING:
+            raise Invalid(name, f"string longer than {MAX_FREE_STRING} characters")
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if not -INT64 - 1 <= value <= INT64:
+            raise Invalid(name, "integer out of 64-bit range")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise Invalid(name, "number must be finite")
+    else:
+        raise Invalid(name, f"unsupported value of type {type(value).__name__}")
+
+
+def _checker(name: str, spec: Field, incoming: bool) -> Callable[[Any], Any]:
+    """A function that checks one non-null value and returns it in stored form."""
+    pattern = re.compile(spec.pattern) if spec.pattern else None
+    enum = frozenset(spec.enum) if spec.enum else None
+
+    def bounded(value: float) -> None:
+        if spec.minimum is not None and value < spec.minimum:
+            raise Invalid(name, f"must be ≥ {spec.minimum:g}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise Invalid(name, f"must be ≤ {spec.maximum:g}")
+
+    if spec.type == "string":
+
+        def check(value: Any) -> Any:
+            if not isinstance(value, str):
+                raise Invalid(name, "expected a string")
+            if spec.max_length is not None and len(value) > spec.max_length:
+                raise Invalid(name, f"longer than {spec.max_length} characters")
+            if enum is not None and value not in enum:
+                raise Invalid(name, f"must be one of {', '.join(spec.enum or ())}")
+            if pattern is not None and not pattern.match(value):
+                raise Invalid(name, "has the wrong format")
+            return value
+
+    elif spec.type in ("integer", "number"):
+        allowed: tuple[type, ...] = (int,) if spec.type == "integer" else (int, float)
+
+        def check(value: Any) -> Any:
+            if isinstance(value, bool) or not isinstance(value, allowed):
+                raise Invalid(name, f"expected {'an integer' if spec.type == 'integer' else 'a number'}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise Invalid(name, "number must be finite")
+            bounded(value)
+            return value
+
+    elif spec.type == "boolean":
+
+        def check(value: Any) -> Any:
+            if not isinstance(value, bool):
+                raise Invalid(name, "expected true or false")
+            return value
+
+    elif spec.type == "datetime":
+
+        def check(value: Any) -> Any:
+            if not incoming and not isinstance(value, datetime):
+                raise Invalid(name, "expected a date-time")
+            return parse_datetime(value, name)
+
+    elif spec.type == "object":
+
+        def check(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise Invalid(name, "expected an object")
+            _check_free(value, name)
+            return value
+
+    else:  # array
+
+        def check(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise Invalid(name, "expected an array")
+            _check_free(value, name)
+            return value
+
+    return check
+
+
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _validator(
+    fields: dict[str, Field], names: Iterable[str], required: Iterable[str], incoming: bool
+) -> Validator:
+    checks = {n: _checker(n, fields[n], incoming) for n in names}
+    must = tuple(required)
+
+    def validate(event: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in event.items():
+            check = checks.get(key)
+            if check is None:
+                raise Invalid(str(key)[:64], "unknown field")
+            if value is not None:
+                out[key] = check(value)
+        for key in must:
+            if out.get(key) is None:
+                raise Invalid(key, "is required")
+        return out
+
+    return validate
+
+
+EVENT_ID = Field("string", pattern=UUID_PATTERN, doc="client-generated UUID; stored as _id")
+
+
+def _incoming_validator(stream: Stream, source: str) -> Validator:
+    fields = {**stream.fields, "event_id": EVENT_ID}
+    names = [n for n, f in fields.items() if source in f.sent_by]
+    return _validator(fields, names, ("type",), incoming=True)
+
+
+_INCOMING: dict[tuple[str, str], Validator] = {
+    (s.name, source): _incoming_validator(s, source) for s in STREAMS.values() for source in BOTH
+}
+_STORED: dict[str, Validator] = {
+    s.collection: _validator(s.fields, s.fields, [n for n, f in s.fields.items() if f.required], False)
+    for s in STREAMS.values()
+}
+
+
+def stream_for(event: dict[str, Any]) -> Stream:
+    kind = event.get("type")
+    stream = STREAM_OF_TYPE.get(kind) if isinstance(kind, str) else None
+    if stream is None:
+        raise Invalid("type", f"must be one of {', '.join(STREAM_OF_TYPE)}")
+    return stream
+
+
+def validate_incoming(event: Any, source: Source) -> tuple[Stream, dict[str, Any]]:
+    """Check what a client sent; datetimes come back parsed. Raises `Invalid` naming the field."""
+    if not isinstance(event, dict):
+        raise Invalid("event", "expected an object")
+    stream = stream_for(event)
+    return stream, _INCOMING[(stream.name, source)](event)
+
+
+def validate_document(collection: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """Check a document a store is asked to write (the SQLite store's `$jsonSchema`)."""
+    return _STORED[collection](doc)
+
+
+# --- generated schemas ----------------------------------------------------------------------------
+
+_BSON_TYPES: dict[str, list[str]] = {
+    "string": ["string"],
+    "integer": ["int", "long"],
+    "number": ["int", "long", "double", "decimal"],
+    "boolean": ["bool"],
+    "datetime": ["date"],
+    "object": ["object"],
+    "array": ["array"],
+}
+
+
+def _constraints(spec: Field) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.max_length is not None:
+        out["maxLength"] = spec.max_length
+    if spec.pattern is not None:
+        out["pattern"] = spec.pattern
+    if spec.enum is not None:
+        out["enum"] = list(spec.enum)
+    if spec.minimum is not None:
+        out["minimum"] = spec.minimum
+    if spec.maximum is not None:
+        out["maximum"] = spec.maximum
+    if spec.doc:
+        out["description"] = spec.doc
+    return out
+
+
+def mongo_validator(stream: Stream) -> dict[str, Any]:
+    """The `$jsonSchema` validator of a stream's collection."""
+    properties: dict[str, Any] = {}
+    for name, spec in stream.fields.items():
+        types = _BSON_TYPES[spec.type] if spec.required else [*_BSON_TYPES[spec.type], "null"]
+        prop: dict[str, Any] = {"bsonType": types if len(types) > 1 else types[0], **_constraints(spec)}
+        if spec.enum is not None and not spec.required:
+            prop["enum"] = [*spec.enum, None]
+        properties[name] = prop
+    required = [n for n, f in stream.fields.items() if f.required]
+    return {
+        "$jsonSchema": {
+            "bsonType": "object",
+            "required": required,
+            "properties": properties,
+            "additionalProperties": False,
+        }
+    }
+
+
+DEAD_LETTER_VALIDATOR: dict[str, Any] = {
+    "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "stream", "reason", "raw", "failed_at"],
+        "properties": {
+            "_id": {"bsonType": "string"},
+            "stream": {"bsonType": "string"},
+            "reason": {"bsonType": "string"},
+            "raw": {"bsonType": "string"},
+            "failed_at": {"bsonType": "date"},
+        },
+    }
+}
+
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "datetime": {"type": ["string", "number"], "description": "ISO 8601 or epoch milliseconds"},
+    "object": {"type": "object"},
+    "array": {"type": "array"},
+}
+
+
+def incoming_json_schema(source: Source) -> dict[str, Any]:
+    """JSON Schema of one event as a client sends it (for the OpenAPI description)."""
+    variants = []
+    for stream in STREAMS.values():
+        props: dict[str, Any] = {}
+        for name, spec in {**stream.fields, "event_id": EVENT_ID}.items():
+            if source in spec.sent_by:
+                props[name] = {**_JSON_TYPES[spec.type], **_constraints(spec)}
+        required = ["type", *(n for n, f in stream.fields.items() if f.required and source in f.sent_by)]
+        variants.append(
+            {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+        )
+    return {"oneOf": variants}

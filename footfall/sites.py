@@ -1,0 +1,108 @@
+"""Sites: who may send events, from where, and how their URLs are named.
+
+The sites file (FOOTFALL_SITES) is TOML:
+
+    [[site]]
+    id = "tutorials"
+    public_key = "pk_…"            # in the browser tracker's <script> tag; not a secret
+    secret = "sk_…"                # the Django shim's bearer token, and the key of learners' JWTs
+    origins = ["https://tutorials.example.org"]   # "*" allows any origin
+    default_event_name = "event.page"             # for paths no pattern matches
+    event_names = [["^/$", "event.home.view"], ["^/watch/", "event.video.watch"]]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+class SitesError(ValueError):
+    """The sites file is missing or wrong; the message says where."""
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    public_key: str
+    secret: str = field(repr=False)
+    origins: frozenset[str]
+    event_names: tuple[tuple[re.Pattern[str], str], ...] = ()
+    default_event_name: str = "event.page"
+    event_name: Callable[[str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Paths repeat endlessly; remember what each one was named.
+        object.__setattr__(self, "event_name", lru_cache(maxsize=8192)(self._event_name))
+
+    def _event_name(self, path: str) -> str:
+        for pattern, name in self.event_names:
+            if pattern.search(path):
+                return name
+        return self.default_event_name
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return origin is not None and ("*" in self.origins or origin in self.origins)
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class Sites:
+    """Look-ups by public key and by secret (hashed, so a look-up's timing tells nothing)."""
+
+    def __init__(self, sites: list[Site]) -> None:
+        self.all = tuple(sites)
+        self._by_key = {s.public_key: s for s in sites}
+        self._by_secret = {_digest(s.secret): s for s in sites}
+        self.origins = frozenset(o for s in sites for o in s.origins)
+
+    def by_key(self, key: str | None) -> Site | None:
+        return self._by_key.get(key) if key else None
+
+    def by_secret(self, secret: str | None) -> Site | None:
+        return self._by_secret.get(_digest(secret)) if secret else None
+
+    def any_allows_origin(self, origin: str | None) -> bool:
+        return origin is not None and ("*" in self.origins or origin in self.origins)
+
+    @classmethod
+    def load(cls, path: Path) -> Sites:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise SitesError(f"sites file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SitesError(f"sites file {path}: {exc}") from None
+        return cls([_site(entry, f"{path} [[site]] #{i + 1}") for i, entry in enumerate(data.get("site", []))])
+
+
+def _site(entry: dict[str, Any], where: str) -> Site:
+    for name in ("id", "public_key", "secret"):
+        if not isinstance(entry.get(name), str) or not entry[name]:
+            raise SitesError(f"{where}: '{name}' must be a non-empty string")
+    if len(entry["secret"]) < 16:
+        raise SitesError(f"{where}: 'secret' must be at least 16 characters")
+    names = []
+    for pair in entry.get("event_names", []):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            raise SitesError(f"{where}: each of 'event_names' is [pattern, name]")
+        try:
+            names.append((re.compile(pair[0]), pair[1]))
+        except re.error as exc:
+            raise SitesError(f"{where}: bad pattern {pair[0]!r}: {exc}") from None
+    return Site(
+        id=entry["id"],
+        public_key=entry["public_key"],
+        secret=entry["secret"],
+        origins=frozenset(entry.get("origins", [])),
+        event_names=tuple(names),
+        default_event_name=entry.get("default_event_name", "event.page"),
+    )

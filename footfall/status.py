@@ -1,0 +1,66 @@
+"""`footfall status`: queue depths, in-flight batches, drainers, counters and stored documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from redis import Redis
+
+from footfall import keys
+from footfall.schemas import COLLECTIONS, STREAMS
+from footfall.settings import Settings
+from footfall.stores import StoreUnavailable, open_store
+
+
+def gather(settings: Settings) -> dict[str, Any]:
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        stats = {k.decode(): int(v) for k, v in redis.hgetall(keys.STATS).items()}
+        streams = {}
+        for stream in STREAMS:
+            in_flight = sum(redis.llen(k) for k in redis.scan_iter(match=keys.processing(stream, "*")))
+            streams[stream] = {
+                "waiting": redis.llen(keys.queue(stream)),
+                "in_flight": in_flight,
+                **{c: stats.get(keys.stat(c, stream), 0) for c in ("drained", "duplicates", "dead_lettered")},
+            }
+        drainers = {}
+        for raw in redis.smembers(keys.DRAINERS):
+            beat = redis.get(keys.heartbeat(raw.decode()))
+            drainers[raw.decode()] = orjson.loads(beat) if beat else {"alive": False}
+    finally:
+        redis.close()
+    store: dict[str, Any] = {"url": _redact(settings.store_url)}
+    try:
+        db = open_store(settings.store_url, mongo_timeout_ms=settings.mongo_timeout_ms)
+        try:
+            store["documents"] = {c: db.count(c) for c in COLLECTIONS}
+        finally:
+            db.close()
+    except StoreUnavailable as exc:
+        store["error"] = str(exc)
+    dead = store.get("documents", {}).get("dead_letters")
+    return {"streams": streams, "dead_letters": dead, "drainers": drainers, "store": store}
+
+
+def _redact(url: str) -> str:
+    """No password in output."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return scheme + sep + rest
+
+
+def render(status: dict[str, Any]) -> str:
+    lines = [f"{'stream':<20}{'waiting':>10}{'in flight':>11}{'drained':>10}{'dupes':>8}{'dead':>7}"]
+    for name, s in status["streams"].items():
+        lines.append(f"{name:<20}{s['waiting']:>10}{s['in_flight']:>11}{s['drained']:>10}"
+                     f"{s['duplicates']:>8}{s['dead_lettered']:>7}")
+    lines.append(f"drainers: {', '.join(status['drainers']) or 'none'}")
+    store = status["store"]
+    if "error" in store:
+        lines.append(f"store {store['url']}: {store['error']}")
+    else:
+        lines.append(f"store {store['url']}: " + ", ".join(f"{c}={n}" for c, n in store["documents"].items()))
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""The store interface: what the drainer writes through and the read API reads from.
+
+Two implementations pass one conformance suite (tests/test_store_conformance.py):
+`sqlite://` (embedded default) and `mongodb://` (production).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class StoreUnavailable(Exception):
+    """The store cannot take writes now (down, locked, read-only); the caller keeps the batch and retries."""
+
+
+@dataclass
+class WriteResult:
+    """What became of a batch: duplicates are expected (redelivery), invalid ones go to dead letters."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, reason)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    stream: str
+    reason: str
+    raw: str
+    failed_at: datetime
+
+    def as_document(self) -> dict[str, Any]:
+        return {"_id": self.id, "stream": self.stream, "reason": self.reason, "raw": self.raw,
+                "failed_at": self.failed_at}
+
+
+class Store(Protocol):
+    def init(self) -> None:
+        """Create collections, validators and indexes; safe to run again."""
+
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
+        """Write documents keyed by `_id`; a document already there is a duplicate, not an error."""
+
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep what could not be stored, with why; idempotent by id."""
+
+    def get(self, collection: str, id: str) -> dict[str, Any] | None: ...
+
+    def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
+        """Documents whose top-level fields equal the given values (tests, status, read API)."""
+
+    def count(self, collection: str) -> int: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str, *, mongo_write_concern: str = "majority", mongo_timeout_ms: int = 5000) -> Store:
+    if url.startswith("sqlite://"):
+        from footfall.stores.sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from footfall.stores.mongo import MongoStore
+
+        return MongoStore(url, write_concern=mongo_write_concern, timeout_ms=mongo_timeout_ms)
+    raise ValueError(f"FOOTFALL_STORE_URL must start with sqlite:// or mongodb://, not {url.split(':')[0]!r}")

@@ -1,0 +1,131 @@
+"""The production store: MongoDB collections with `$jsonSchema` validators generated from the schemas.
+
+Batches go in as one unordered bulk insert: a duplicate `_id` (11000) means the event was redelivered
+and is already stored; a validation failure (121) sends that one event to the dead letters; anything
+that says the server is unreachable, not primary or shutting down keeps the batch for a retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, MongoClient
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, STREAMS, mongo_validator
+from footfall.stores import DeadLetter, StoreUnavailable, WriteResult
+
+DUPLICATE_KEY = 11000
+DOCUMENT_VALIDATION_FAILURE = 121
+# Per-document codes that say "not now" rather than "never": keep the batch and retry.
+TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+INDEXES = [
+    IndexModel([("timestamp", ASCENDING)], name="timestamp"),
+    IndexModel([("site", ASCENDING), ("timestamp", ASCENDING)], name="site_time"),
+    IndexModel([("user_id", ASCENDING)], name="user"),
+    IndexModel([("event_name", ASCENDING)], name="event_name"),
+]
+
+
+def validators() -> dict[str, dict[str, Any]]:
+    """Each collection's validator, generated from footfall.schemas."""
+    out = {s.collection: mongo_validator(s) for s in STREAMS.values()}
+    out[DEAD_LETTERS] = DEAD_LETTER_VALIDATOR
+    return out
+
+
+class MongoStore:
+    def __init__(self, url: str, *, write_concern: str = "majority", timeout_ms: int = 5000,
+                 client: MongoClient[dict[str, Any]] | None = None) -> None:
+        self.client: MongoClient[dict[str, Any]] = client or MongoClient(
+            url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms * 4, retryWrites=True, appname="footfall",
+        )
+        w: int | str = int(write_concern) if write_concern.isdigit() else write_concern
+        self.db: Database[dict[str, Any]] = self.client.get_default_database(
+            default="footfall", write_concern=WriteConcern(w=w)
+        )
+
+    def init(self) -> None:
+        try:
+            existing = set(self.db.list_collection_names())
+            for name, validator in validators().items():
+                options = {"validator": validator, "validationLevel": "strict", "validationAction": "error"}
+                if name in existing:
+                    self.db.command("collMod", name, **options)
+                else:
+                    try:
+                        self.db.create_collection(name, **options)
+                    except CollectionInvalid:  # another process created it meanwhile
+                        self.db.command("collMod", name, **options)
+                if name == DEAD_LETTERS:
+                    self.db[name].create_indexes([IndexModel([("failed_at", ASCENDING)], name="failed_at")])
+                else:
+                    self.db[name].create_indexes(INDEXES)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
+        if not docs:
+            return WriteResult()
+        try:
+            inserted = self.db[collection].insert_many(list(docs), ordered=False)
+            return WriteResult(inserted=len(inserted.inserted_ids))
+        except BulkWriteError as exc:
+            return _bulk_result(exc.details)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        result = self.insert(DEAD_LETTERS, [d.as_document() for d in letters])
+        if result.invalid:
+            raise StoreUnavailable(f"mongodb refused dead letters: {result.invalid[0][1]}")
+
+    def get(self, collection: str, id: str) -> dict[str, Any] | None:
+        try:
+            return self.db[collection].find_one({"_id": id})
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
+        try:  # values are compared with $eq, so no client string can act as an operator
+            query = {k: {"$eq": v} for k, v in equals.items()}
+            return list(self.db[collection].find(query).limit(limit))
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def count(self, collection: str) -> int:
+        try:
+            return self.db[collection].estimated_document_count()
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def ping(self) -> None:
+        try:
+            self.db.command("ping")
+        except (PyMongoError, OperationFailure) as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _bulk_result(details: dict[str, Any]) -> WriteResult:
+    if details.get("writeConcernErrors"):
+        raise StoreUnavailable(f"mongodb write concern not met: {details['writeConcernErrors'][0]}")
+    result = WriteResult(inserted=int(details.get("nInserted", 0)))
+    for error in details.get("writeErrors", []):
+        code = error.get("code")
+        if code == DUPLICATE_KEY:
+            result.duplicates += 1
+        elif code in TRANSIENT_CODES:
+            raise StoreUnavailable(f"mongodb: {error.get('errmsg', code)}")
+        elif code == DOCUMENT_VALIDATION_FAILURE:
+            info = error.get("errInfo", {}).get("details", "")
+            result.invalid.append((error["index"], f"document failed validation: {info}".rstrip(": ")))
+        else:
+            result.invalid.append((error["index"], f"mongodb error {code}: {error.get('errmsg', '')}"))
+    return result
