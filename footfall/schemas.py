@@ -45,6 +45,7 @@ class Field:
     type: FieldType
     sent_by: frozenset[str] = BOTH  # which clients may send it; empty: only the collector sets it
     required: bool = False  # must be present (and not null) in the stored document
+    filled_in: bool = False  # when a client leaves it out, the collector fills it in
     max_length: int | None = None
     pattern: str | None = None
     enum: tuple[str, ...] | None = None
@@ -60,10 +61,10 @@ def _common() -> dict[str, Field]:
         "site": Field("string", COLLECTOR, required=True, max_length=64),
         "source": Field("string", COLLECTOR, required=True, enum=("browser", "server")),
         "event_name": Field("string", COLLECTOR, required=True, max_length=128, doc="from the URL map"),
-        "timestamp": Field("datetime", required=True, doc="when it happened (client clock), UTC"),
+        "timestamp": Field("datetime", required=True, filled_in=True, doc="when it happened (client clock), UTC"),
         "received_at": Field("datetime", COLLECTOR, required=True),
         "url": Field("string", max_length=4096),
-        "path": Field("string", required=True, max_length=4096),
+        "path": Field("string", required=True, filled_in=True, max_length=4096, doc="from url when absent"),
         "method": Field("string", SERVER, enum=HTTP_METHODS),
         "referrer": Field("string", max_length=4096),
         "title": Field("string", BROWSER, max_length=1024),
@@ -322,7 +323,8 @@ EVENT_ID = Field("string", pattern=UUID_PATTERN, doc="client-generated UUID; sto
 def _incoming_validator(stream: Stream, source: str) -> Validator:
     fields = {**stream.fields, "event_id": EVENT_ID}
     names = [n for n, f in fields.items() if source in f.sent_by]
-    return _validator(fields, names, ("type",), incoming=True)
+    required = [n for n in names if fields[n].required and not fields[n].filled_in]
+    return _validator(fields, names, required, incoming=True)
 
 
 _INCOMING: dict[tuple[str, str], Validator] = {
@@ -438,7 +440,7 @@ def incoming_json_schema(source: Source) -> dict[str, Any]:
         for name, spec in {**stream.fields, "event_id": EVENT_ID}.items():
             if source in spec.sent_by:
                 props[name] = {**_JSON_TYPES[spec.type], **_constraints(spec)}
-        required = ["type", *(n for n, f in stream.fields.items() if f.required and source in f.sent_by)]
+        required = [n for n, f in stream.fields.items() if f.required and not f.filled_in and source in f.sent_by]
         variants.append(
             {"type": "object", "properties": props, "required": required, "additionalProperties": False}
         )

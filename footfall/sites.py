@@ -88,8 +88,8 @@ def _site(entry: dict[str, Any], where: str) -> Site:
     for name in ("id", "public_key", "secret"):
         if not isinstance(entry.get(name), str) or not entry[name]:
             raise SitesError(f"{where}: '{name}' must be a non-empty string")
-    if len(entry["secret"]) < 16:
-        raise SitesError(f"{where}: 'secret' must be at least 16 characters")
+    if len(entry["secret"]) < 32:
+        raise SitesError(f"{where}: 'secret' must be at least 32 characters (it signs user tokens)")
     names = []
     for pair in entry.get("event_names", []):
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):

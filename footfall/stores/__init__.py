@@ -51,7 +51,7 @@ class Store(Protocol):
     def get(self, collection: str, id: str) -> dict[str, Any] | None: ...
 
     def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
-        """Documents whose top-level fields equal the given values (tests, status, read API)."""
+        """Documents whose top-level fields equal the given scalar values (None: null or missing)."""
 
     def count(self, collection: str) -> int: ...
 
@@ -59,6 +59,13 @@ class Store(Protocol):
         """Raise StoreUnavailable unless the store answers."""
 
     def close(self) -> None: ...
+
+
+def check_scalars(equals: dict[str, Any]) -> None:
+    """Look-ups compare scalars only: an object can never smuggle in a query operator."""
+    for name, value in equals.items():
+        if not isinstance(value, str | int | float | bool | datetime) and value is not None:
+            raise TypeError(f"{name}: look-ups take scalar values, not {type(value).__name__}")
 
 
 def open_store(url: str, *, mongo_write_concern: str = "majority", mongo_timeout_ms: int = 5000) -> Store:

@@ -12,12 +12,13 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, STREAMS, mongo_validator
-from footfall.stores import DeadLetter, StoreUnavailable, WriteResult
+from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
 
+NAMESPACE_EXISTS = 48
 DUPLICATE_KEY = 11000
 DOCUMENT_VALIDATION_FAILURE = 121
 # Per-document codes that say "not now" rather than "never": keep the batch and retry.
@@ -58,9 +59,11 @@ class MongoStore:
                     self.db.command("collMod", name, **options)
                 else:
                     try:
-                        self.db.create_collection(name, **options)
-                    except CollectionInvalid:  # another process created it meanwhile
-                        self.db.command("collMod", name, **options)
+                        self.db.create_collection(name, check_exists=False, **options)
+                    except OperationFailure as exc:
+                        if exc.code != NAMESPACE_EXISTS:
+                            raise
+                        self.db.command("collMod", name, **options)  # another process created it meanwhile
                 if name == DEAD_LETTERS:
                     self.db[name].create_indexes([IndexModel([("failed_at", ASCENDING)], name="failed_at")])
                 else:
@@ -91,6 +94,7 @@ class MongoStore:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
 
     def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
+        check_scalars(equals)
         try:  # values are compared with $eq, so no client string can act as an operator
             query = {k: {"$eq": v} for k, v in equals.items()}
             return list(self.db[collection].find(query).limit(limit))

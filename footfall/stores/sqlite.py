@@ -24,7 +24,7 @@ from footfall.schemas import (
     parse_datetime,
     validate_document,
 )
-from footfall.stores import DeadLetter, StoreUnavailable, WriteResult
+from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
 
 DATETIME_FIELDS: dict[str, tuple[str, ...]] = {s.collection: s.datetime_fields for s in STREAMS.values()}
 DATETIME_FIELDS[DEAD_LETTERS] = ("failed_at",)
@@ -128,7 +128,8 @@ class SQLiteStore:
         return self._decode(collection, rows[0][0]) if rows else None
 
     def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
-        where = " AND ".join(f"{_json_path(k)} = ?" for k in equals) or "1"
+        check_scalars(equals)
+        where = " AND ".join(f"{_json_path(k)} IS ?" for k in equals) or "1"
         args = [format_datetime(v) if isinstance(v, datetime) else v for v in equals.values()]
         rows = self._query(f'SELECT doc FROM "{collection}" WHERE {where} LIMIT ?', (*args, limit))
         return [self._decode(collection, r[0]) for r in rows]

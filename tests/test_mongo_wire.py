@@ -1,0 +1,128 @@
+"""The exact commands the MongoDB store sends, checked on the wire against mockupdb."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mockupdb import MockupDB, OpMsg, go
+from stores import log_doc
+
+from footfall.schemas import COLLECTIONS, STREAMS, mongo_validator
+from footfall.stores import StoreUnavailable
+from footfall.stores.mongo import MongoStore
+
+
+@pytest.fixture
+def server() -> Iterator[MockupDB]:
+    mock = MockupDB(auto_ismaster={"maxWireVersion": 21, "minWireVersion": 0})
+    mock.run()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture
+def store(server: MockupDB) -> Iterator[MongoStore]:
+    db = MongoStore(f"{server.uri}/footfall", timeout_ms=2000)
+    yield db
+    db.client.close()
+
+
+def command(request: Any) -> str:
+    return next(iter(request.doc))
+
+
+def test_init_creates_each_collection_with_its_generated_validator_and_indexes(
+        server: MockupDB, store: MongoStore) -> None:
+    future = go(store.init)
+    server.receives(OpMsg("listCollections")).ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": []})
+    created = {}
+    for _ in COLLECTIONS:
+        create = server.receives()
+        assert command(create) == "create"
+        assert create.doc["validationLevel"] == "strict" and create.doc["validationAction"] == "error"
+        created[create.doc["create"]] = create.doc["validator"]
+        create.ok()
+        indexes = server.receives()
+        assert command(indexes) == "createIndexes" and indexes.doc["createIndexes"] == create.doc["create"]
+        names = {ix["name"]: dict(ix["key"]) for ix in indexes.doc["indexes"]}
+        if create.doc["create"] == "dead_letters":
+            assert names == {"failed_at": {"failed_at": 1}}
+        else:
+            assert names == {"timestamp": {"timestamp": 1}, "site_time": {"site": 1, "timestamp": 1},
+                             "user": {"user_id": 1}, "event_name": {"event_name": 1}}
+        indexes.ok()
+    future()
+    assert set(created) == set(COLLECTIONS)
+    for stream in STREAMS.values():
+        assert created[stream.collection] == mongo_validator(stream)
+
+
+def test_init_again_updates_validators_in_place(server: MockupDB, store: MongoStore) -> None:
+    future = go(store.init)
+    existing = [{"name": c, "type": "collection"} for c in COLLECTIONS]
+    server.receives(OpMsg("listCollections")).ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": existing})
+    for _ in COLLECTIONS:
+        mod = server.receives()
+        assert command(mod) == "collMod" and "validator" in mod.doc
+        mod.ok()
+        indexes = server.receives()
+        assert command(indexes) == "createIndexes"
+        indexes.ok()
+    future()
+
+
+def test_batches_are_unordered_inserts_with_majority_write_concern(server: MockupDB, store: MongoStore) -> None:
+    docs = [log_doc(i) for i in range(3)]
+    future = go(store.insert, "website_logs", docs)
+    insert = server.receives(OpMsg("insert", "website_logs"))
+    assert insert.doc["insert"] == "website_logs"
+    assert insert.doc["ordered"] is False
+    assert insert.doc["writeConcern"] == {"w": "majority"}
+    assert [d["_id"] for d in insert.doc["documents"]] == [d["_id"] for d in docs]
+    insert.ok(n=3)
+    assert future().inserted == 3
+
+
+def test_duplicate_key_is_a_skip_and_validation_failure_is_a_dead_letter(
+        server: MockupDB, store: MongoStore) -> None:
+    future = go(store.insert, "website_logs", [log_doc(i) for i in range(4)])
+    server.receives(OpMsg("insert", "website_logs")).ok(n=2, writeErrors=[
+        {"index": 1, "code": 11000, "errmsg": "E11000 duplicate key error"},
+        {"index": 3, "code": 121, "errmsg": "Document failed validation",
+         "errInfo": {"details": {"operatorName": "$jsonSchema"}}},
+    ])
+    result = future()
+    assert (result.inserted, result.duplicates) == (2, 1)
+    assert [i for i, _ in result.invalid] == [3]
+    assert "validation" in result.invalid[0][1]
+
+
+@pytest.mark.parametrize("reply", [
+    {"ok": 0, "code": 10107, "errmsg": "not primary"},
+    {"ok": 0, "code": 91, "errmsg": "shutdown in progress"},
+    {"ok": 1, "n": 1, "writeConcernError": {"code": 64, "errmsg": "waiting for replication timed out"}},
+    {"ok": 1, "n": 0, "writeErrors": [{"index": 0, "code": 91, "errmsg": "shutdown in progress"}]},
+])
+def test_server_trouble_keeps_the_batch_for_a_retry(server: MockupDB, store: MongoStore, reply: dict) -> None:
+    future = go(store.insert, "website_logs", [log_doc(0), log_doc(1)])
+    server.receives(OpMsg("insert", "website_logs")).reply(reply)
+    with pytest.raises(StoreUnavailable):
+        future()
+
+
+def test_a_closed_connection_is_store_unavailable(server: MockupDB, store: MongoStore) -> None:
+    future = go(store.insert, "website_logs", [log_doc(0)])
+    server.receives(OpMsg("insert", "website_logs")).hangup()
+    server.autoresponds(OpMsg("insert", "website_logs"), {"ok": 0, "code": 91, "errmsg": "shutdown in progress"})
+    with pytest.raises(StoreUnavailable):
+        future()
+
+
+def test_an_unreachable_server_is_store_unavailable() -> None:
+    db = MongoStore("mongodb://127.0.0.1:1/footfall", timeout_ms=200)
+    with pytest.raises(StoreUnavailable):
+        db.insert("website_logs", [log_doc(0)])
+    with pytest.raises(StoreUnavailable):
+        db.init()
