@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.types import Receive, Scope, Send
 
 from collector.enrich import Geo, agent_parser, client_ip, valid_ip
 from collector.metrics import Metrics
@@ -196,7 +197,27 @@ class Collector:
             return None
 
 
-def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> FastAPI:
+class HotPath:
+    """Serves the event endpoints straight from the ASGI scope, without the framework's middleware stack.
+
+    They need none of it, and it was half of their CPU time. FastAPI still declares the same handlers,
+    so the OpenAPI description and every other route are unchanged.
+    """
+
+    def __init__(self, app: FastAPI, routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        response = await handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> HotPath:
     collector = Collector(settings, sites, geo)
     metrics = collector.metrics
 
@@ -311,5 +332,5 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> Fast
             "Access-Control-Allow-Origin": "*",
         })
 
-    return app
+    return HotPath(app, {("POST", "/v1/events"): browser_events, ("POST", "/v1/server-events"): server_events})
 

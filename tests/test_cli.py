@@ -1,0 +1,73 @@
+"""The `footfall` command: the demo runs the whole pipeline; init-db and configuration errors are clear."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import orjson
+from conftest import wait_until
+
+from footfall.redis_server import free_port
+
+FOOTFALL = [sys.executable, "-m", "footfall.cli"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_")}
+    return {**env, **extra}
+
+
+def test_demo_runs_redis_collector_drainer_and_a_page_that_fires_the_tracker(tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "demo.log").open("w+")
+    demo = subprocess.Popen([*FOOTFALL, "demo", "--port", str(port), "--dir", str(tmp_path / "demo")],
+                            env=clean_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+    page = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: f"Footfall demo page: {page}/" in (tmp_path / "demo.log").read_text(), timeout=30,
+                   what="the demo to print its URL")
+        html = httpx.get(page + "/").text
+        collector = f"http://127.0.0.1:{port + 1}"
+        assert f'src="{collector}/footfall.js"' in html and 'data-key="pk_demo"' in html
+        assert httpx.get(f"{collector}/footfall.js").status_code == 200
+        event = {"key": "pk_demo", "events": [{"type": "page_view", "url": page + "/", "title": "Footfall demo"}]}
+        response = httpx.post(f"{collector}/v1/events", content=orjson.dumps(event), headers={"Origin": page})
+        assert response.status_code == 202
+        wait_until(lambda: httpx.get(page + "/status").json()["store"]["documents"]["website_logs"] == 1,
+                   what="the demo's drainer to store the event")
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(30)
+        log.close()
+    assert code == 0, (tmp_path / "demo.log").read_text()
+    assert (tmp_path / "demo" / "footfall.db").exists()
+    assert (tmp_path / "demo" / "redis" / "appendonlydir").exists()
+
+
+def test_init_db_creates_the_store_and_can_run_again(tmp_path: Path) -> None:
+    env = clean_env(FOOTFALL_STORE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    for _ in range(2):
+        result = subprocess.run([*FOOTFALL, "init-db"], env=env, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "x.db").execute("SELECT name FROM sqlite_master")}
+    assert {"website_logs", "exit_links", "progress_events", "dead_letters", "website_logs_site_time"} <= tables
+
+
+def test_bad_configuration_is_named(tmp_path: Path) -> None:
+    result = subprocess.run([*FOOTFALL, "status"], env=clean_env(FOOTFALL_BATCH_SIZE="lots"),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "batch_size" in result.stderr
+    result = subprocess.run([*FOOTFALL, "collector"], env=clean_env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "FOOTFALL_SITES" in result.stderr
+    bad = tmp_path / "sites.toml"
+    bad.write_text('[[site]]\nid = "x"\npublic_key = "pk"\nsecret = "short"\n')
+    result = subprocess.run([*FOOTFALL, "collector"], env=clean_env(FOOTFALL_SITES=str(bad)),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "secret" in result.stderr and "short" not in result.stderr
