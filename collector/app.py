@@ -30,7 +30,7 @@ from collector.enrich import Geo, agent_parser, client_ip, valid_ip
 from collector.metrics import Metrics
 from collector.queue import EventQueue, QueueFull, QueueUnavailable
 from footfall import tokens
-from footfall.schemas import Invalid, Source, incoming_json_schema, validate_incoming
+from footfall.schemas import Invalid, Source, encode, incoming_json_schema, validate_incoming
 from footfall.settings import STATIC, Settings
 from footfall.sites import Site, Sites
 
@@ -140,7 +140,7 @@ class Collector:
             except Invalid as exc:
                 batch.rejected.append({"index": index, "field": exc.field, "error": exc.message})
                 continue
-            batch.by_stream.setdefault(stream.name, []).append(orjson.dumps(doc))
+            batch.by_stream.setdefault(stream.name, []).append(encode(doc))
             batch.tally[stream.name] += 1
         return batch
 

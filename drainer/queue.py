@@ -2,7 +2,8 @@
 
 An event is always in exactly one Redis list (the stream's queue or one drainer's processing list)
 until the store has it; moves between the two are atomic (BLMOVE, or a Lua script for many at once).
-A processing list therefore holds exactly the batch its drainer is writing, and acking is one DEL.
+A processing list holds the batches its drainer is writing, oldest on the right; acking a batch trims
+exactly its count from the right.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from redis import Redis
 
 from footfall import keys
 
+# Move the n oldest waiting events (the right end) to the processing list's left end, keeping their
+# order, in three commands; returned oldest first. n stays within what unpack() can take.
 TAKE = """
-local out = {}
-for i = 1, tonumber(ARGV[1]) do
-  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-  if not v then break end
-  out[i] = v
-end
-return out
+local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+if #items == 0 then return items end
+redis.call('LTRIM', KEYS[1], 0, -(#items + 1))
+local oldest_first = {}
+for i = #items, 1, -1 do oldest_first[#oldest_first + 1] = items[i] end
+redis.call('LPUSH', KEYS[2], unpack(oldest_first))
+return oldest_first
 """
+MAX_TAKE = 4000
 # Put a processing list back at the consuming end of its queue, oldest event last out-first in.
 REQUEUE = """
 local n = 0
@@ -45,14 +49,21 @@ class StreamQueue:
 
     def take(self, n: int) -> list[bytes]:
         """Move up to n waiting events into the processing list, without waiting."""
-        return list(self._take(keys=[self.queue, self.processing], args=[n])) if n > 0 else []
+        taken: list[bytes] = []
+        while n > len(taken):
+            chunk = list(self._take(keys=[self.queue, self.processing], args=[min(n - len(taken), MAX_TAKE)]))
+            if not chunk:
+                break
+            taken += chunk
+        return taken
 
     def in_flight(self) -> list[bytes]:
         """The processing list, oldest first: what a previous run of this drainer left unacked."""
         return list(reversed(self.redis.lrange(self.processing, 0, -1)))
 
-    def ack(self) -> None:
-        self.redis.delete(self.processing)
+    def ack(self, n: int) -> None:
+        """The oldest n events in flight are stored."""
+        self.redis.ltrim(self.processing, 0, -(n + 1))
 
     def requeue_orphan(self, drainer_id: str) -> int:
         """Give a dead drainer's batch back to the queue, to be taken next."""

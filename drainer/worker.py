@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from redis.exceptions import RedisError
 
 from drainer.queue import StreamQueue
 from footfall import keys
-from footfall.schemas import STREAMS, Invalid, Stream, parse_datetime
+from footfall.schemas import STREAMS, Invalid, Stream, is_canonical_datetime, parse_datetime
 from footfall.settings import Settings
 from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, open_store
 
@@ -45,27 +46,33 @@ class DrainerIdInUse(RuntimeError):
 
 @dataclass
 class Decoded:
+    size: int  # events in the batch, decodable or not: what the ack removes from the processing list
     docs: list[dict[str, Any]] = field(default_factory=list)
     raws: list[bytes] = field(default_factory=list)
+    canonical: list[bytes | None] = field(default_factory=list)  # the raw JSON, where a store may keep it as is
     letters: list[DeadLetter] = field(default_factory=list)
 
 
 def decode(stream: Stream, batch: list[bytes], now: datetime) -> Decoded:
     """Queued JSON → documents; what cannot be decoded is a dead letter, never a lost batch."""
-    out = Decoded()
+    out = Decoded(size=len(batch))
     for raw in batch:
         try:
             doc = orjson.loads(raw)
             if not isinstance(doc, dict) or not isinstance(doc.get("_id"), str):
                 raise Invalid("_id", "missing or not a string")
+            canonical = True
             for name in stream.datetime_fields:
-                if doc.get(name) is not None:
-                    doc[name] = parse_datetime(doc[name], name)
+                value = doc.get(name)
+                if value is not None:
+                    canonical = canonical and is_canonical_datetime(value)
+                    doc[name] = parse_datetime(value, name)
         except (orjson.JSONDecodeError, Invalid) as exc:
             out.letters.append(_letter(stream, raw, f"undecodable: {exc}", now))
             continue
         out.docs.append(doc)
         out.raws.append(raw)
+        out.canonical.append(raw if canonical else None)
     return out
 
 
@@ -94,23 +101,36 @@ class StreamWorker:
         leftover = self.queue.in_flight()
         if leftover:
             log.info("re-driving %d events left in flight", len(leftover), extra={"stream": self.stream.name})
-            self.write(leftover)
-        while not self.drainer.stopping.is_set():
-            batch = self.gather(until_empty)
-            if batch:
-                self.write(batch)
-            elif until_empty:
-                return
+            self.write(decode(self.stream, leftover, datetime.now(UTC)))
+        # While the store writes one batch (the GIL is released in its I/O), this thread gathers and
+        # decodes the next: at most two batches are ever in flight, acked in the order they came.
+        with ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.stream.name}") as writer:
+            pending: Future[None] | None = None
+            while not self.drainer.stopping.is_set():
+                batch = self.gather(until_empty)
+                if not batch:
+                    if until_empty:
+                        break
+                    continue
+                decoded = decode(self.stream, batch, datetime.now(UTC))
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(self.write, decoded)
+            if pending is not None:
+                pending.result()
 
     def gather(self, until_empty: bool) -> list[bytes]:
-        """Up to N events, or fewer once the first of them has waited the linger time."""
+        """Up to N events, or fewer once the first of them has waited the linger time.
+
+        Burst mode (until_empty) never waits: what it drains is already queued.
+        """
         size, linger = self.settings.batch_size, self.settings.linger_ms / 1000
-        batch = self.queue.take(size) if until_empty else []
-        if not batch:
-            first = self.queue.wait_one(linger if until_empty else WAIT_S)
-            if first is None:
-                return []
-            batch = [first]
+        if until_empty:
+            return self.queue.take(size)
+        first = self.queue.wait_one(WAIT_S)
+        if first is None:
+            return []
+        batch = [first]
         deadline = time.monotonic() + linger
         while len(batch) < size:
             batch += self.queue.take(size - len(batch))
@@ -123,11 +143,11 @@ class StreamWorker:
             batch.append(more)
         return batch
 
-    def write(self, batch: list[bytes]) -> None:
+    def write(self, decoded: Decoded) -> None:
+        """Store a batch, dead-letter what the store refuses, then ack it (and only then)."""
         started = time.perf_counter()
         now = datetime.now(UTC)
-        decoded = decode(self.stream, batch, now)
-        result = self.retry(lambda: self.store.insert(self.stream.collection, decoded.docs))
+        result = self.retry(lambda: self.store.insert(self.stream.collection, decoded.docs, decoded.canonical))
         letters = decoded.letters + [
             _letter(self.stream, decoded.raws[i], reason, now, id=decoded.docs[i]["_id"])
             for i, reason in result.invalid
@@ -136,9 +156,9 @@ class StreamWorker:
             self.retry(lambda: self.store.dead_letter(letters))
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,
                         extra={"stream": self.stream.name})
-        self.retry(self.queue.ack)
+        self.retry(lambda: self.queue.ack(decoded.size))
         self.count(result, len(letters))
-        log.debug("wrote batch", extra={"stream": self.stream.name, "events": len(batch),
+        log.debug("wrote batch", extra={"stream": self.stream.name, "events": decoded.size,
                                         "ms": round((time.perf_counter() - started) * 1000, 2)})
 
     def count(self, result: WriteResult, dead: int) -> None:
@@ -183,6 +203,7 @@ class Drainer:
         self.stopping = threading.Event()
         self.aborting = threading.Event()
         self.workers: list[StreamWorker] = []
+        self.failed = False  # a stream worker crashed: the process should exit non-zero
         self.token = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
 
     # --- liveness ----------------------------------------------------------------------------------
@@ -259,6 +280,7 @@ class Drainer:
             log.warning("aborted; the batch stays in flight for the next start", extra={"stream": worker.stream.name})
         except Exception:
             log.exception("stream worker crashed", extra={"stream": worker.stream.name})
+            self.failed = True
             self.stop()
 
     def stop(self, *_: object) -> None:

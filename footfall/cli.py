@@ -46,7 +46,7 @@ def cmd_drainer(settings: Settings, args: argparse.Namespace) -> int:
     except DrainerIdInUse as exc:
         log.error("%s", exc)
         return 2
-    return 0
+    return 1 if drainer.failed else 0
 
 
 def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:

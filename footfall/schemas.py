@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
 FieldType = Literal["string", "integer", "number", "boolean", "datetime", "object", "array"]
 Source = Literal["browser", "server"]
 BOTH: frozenset[str] = frozenset({"browser", "server"})
@@ -102,13 +104,11 @@ class Stream:
     collection: str
     types: tuple[str, ...]
     fields: dict[str, Field] = field(default_factory=dict)
+    datetime_fields: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.fields["type"] = Field("string", required=True, enum=self.types)
-
-    @property
-    def datetime_fields(self) -> tuple[str, ...]:
-        return tuple(n for n, f in self.fields.items() if f.type == "datetime")
+        object.__setattr__(self, "datetime_fields", tuple(n for n, f in self.fields.items() if f.type == "datetime"))
 
 
 WEBSITE_LOGS = Stream(
@@ -169,8 +169,25 @@ class Invalid(ValueError):
 
 def format_datetime(value: datetime) -> str:
     """Millisecond precision, always the same width, so stored strings sort as times do."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+def is_canonical_datetime(value: Any) -> bool:
+    """Whether a string is already in format_datetime's form (so JSON holding it needs no re-encoding)."""
+    return type(value) is str and len(value) == 24 and value[19] == "." and value[23] == "Z"
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode(doc: dict[str, Any]) -> bytes:
+    """An event as JSON, datetimes in the one canonical form (queued, and stored by SQLite)."""
+    return orjson.dumps(doc, default=_encode_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def parse_datetime(value: Any, name: str = "timestamp") -> datetime:
@@ -182,19 +199,23 @@ def parse_datetime(value: Any, name: str = "timestamp") -> datetime:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             raise Invalid(name, "expected an ISO 8601 date-time or epoch milliseconds") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value) or not 0 <= value < 4102444800000:
             raise Invalid(name, "epoch milliseconds out of range")
         parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
     elif isinstance(value, datetime):
-        parsed = value if value.tzinfo else value.replace(tzinfo=UTC)
+        parsed = value
     else:
         raise Invalid(name, "expected an ISO 8601 date-time or epoch milliseconds")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    elif parsed.utcoffset():
+        parsed = parsed.astimezone(UTC)
     if not EARLIEST <= parsed < LATEST:
         raise Invalid(name, "date-time out of range (1970–2100)")
-    return parsed.astimezone(UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
+    if parsed.microsecond % 1000:
+        parsed = parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    return parsed
 
 
 def _check_free(value: Any, name: str, depth: int = 0) -> None:
@@ -224,72 +245,80 @@ def _check_free(value: Any, name: str, depth: int = 0) -> None:
         raise Invalid(name, f"unsupported value of type {type(value).__name__}")
 
 
-def _checker(name: str, spec: Field, incoming: bool) -> Callable[[Any], Any]:
-    """A function that checks one non-null value and returns it in stored form."""
-    pattern = re.compile(spec.pattern) if spec.pattern else None
-    enum = frozenset(spec.enum) if spec.enum else None
+# A field's rule: exact types allowed, a length limit, a further check (returning the stored value),
+# and what to say when the type is wrong. Most fields need only the first two, checked inline.
+Rule = tuple[tuple[type, ...], int | None, Callable[[Any], Any] | None, str]
+EXPECTED = {"string": "expected a string", "integer": "expected an integer", "number": "expected a number",
+            "boolean": "expected true or false", "object": "expected an object", "array": "expected an array",
+            "datetime": "expected an ISO 8601 date-time or epoch milliseconds"}
+TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
+                                      "boolean": (bool,), "object": (dict,), "array": (list,)}
 
-    def bounded(value: float) -> None:
-        if spec.minimum is not None and value < spec.minimum:
-            raise Invalid(name, f"must be ≥ {spec.minimum:g}")
-        if spec.maximum is not None and value > spec.maximum:
-            raise Invalid(name, f"must be ≤ {spec.maximum:g}")
 
-    if spec.type == "string":
+def _rule(name: str, spec: Field, incoming: bool) -> Rule:
+    checks: list[Callable[[Any], None]] = []
+    if spec.enum is not None:
+        allowed = frozenset(spec.enum)
+        message = f"must be one of {', '.join(spec.enum)}"
 
-        def check(value: Any) -> Any:
-            if not isinstance(value, str):
-                raise Invalid(name, "expected a string")
-            if spec.max_length is not None and len(value) > spec.max_length:
-                raise Invalid(name, f"longer than {spec.max_length} characters")
-            if enum is not None and value not in enum:
-                raise Invalid(name, f"must be one of {', '.join(spec.enum or ())}")
-            if pattern is not None and not pattern.match(value):
+        def in_enum(value: Any) -> None:
+            if value not in allowed:
+                raise Invalid(name, message)
+
+        checks.append(in_enum)
+    if spec.pattern is not None:
+        pattern = re.compile(spec.pattern)
+
+        def matches(value: Any) -> None:
+            if not pattern.match(value):
                 raise Invalid(name, "has the wrong format")
-            return value
 
-    elif spec.type in ("integer", "number"):
-        allowed: tuple[type, ...] = (int,) if spec.type == "integer" else (int, float)
+        checks.append(matches)
+    if spec.type == "number":
 
-        def check(value: Any) -> Any:
-            if isinstance(value, bool) or not isinstance(value, allowed):
-                raise Invalid(name, f"expected {'an integer' if spec.type == 'integer' else 'a number'}")
-            if isinstance(value, float) and not math.isfinite(value):
+        def finite(value: Any) -> None:
+            if not math.isfinite(value):
                 raise Invalid(name, "number must be finite")
-            bounded(value)
-            return value
 
-    elif spec.type == "boolean":
+        checks.append(finite)
+    if spec.minimum is not None or spec.maximum is not None:
+        low = -math.inf if spec.minimum is None else spec.minimum
+        high = math.inf if spec.maximum is None else spec.maximum
 
-        def check(value: Any) -> Any:
-            if not isinstance(value, bool):
-                raise Invalid(name, "expected true or false")
-            return value
+        def bounded(value: Any) -> None:
+            if value < low:
+                raise Invalid(name, f"must be ≥ {low:g}")
+            if value > high:
+                raise Invalid(name, f"must be ≤ {high:g}")
 
-    elif spec.type == "datetime":
+        checks.append(bounded)
+    if spec.type in ("object", "array"):
+        checks.append(lambda value: _check_free(value, name))
 
-        def check(value: Any) -> Any:
-            if not incoming and not isinstance(value, datetime):
-                raise Invalid(name, "expected a date-time")
+    types = TYPES.get(spec.type, ())
+    extra: Callable[[Any], Any] | None = None
+    if spec.type == "datetime" and incoming:
+        types = (str, int, float)
+
+        def extra(value: Any) -> Any:
             return parse_datetime(value, name)
 
-    elif spec.type == "object":
+    elif spec.type == "datetime":
+        types = (datetime,)
 
-        def check(value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise Invalid(name, "expected an object")
-            _check_free(value, name)
+        def extra(value: Any) -> Any:
+            if value.tzinfo is None or not EARLIEST <= value < LATEST:
+                raise Invalid(name, "expected a time-zone-aware date-time within 1970–2100")
             return value
 
-    else:  # array
+    elif checks:
 
-        def check(value: Any) -> Any:
-            if not isinstance(value, list):
-                raise Invalid(name, "expected an array")
-            _check_free(value, name)
+        def extra(value: Any) -> Any:
+            for check in checks:
+                check(value)
             return value
 
-    return check
+    return types, spec.max_length, extra, EXPECTED[spec.type]
 
 
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
@@ -298,23 +327,42 @@ Validator = Callable[[dict[str, Any]], dict[str, Any]]
 def _validator(
     fields: dict[str, Field], names: Iterable[str], required: Iterable[str], incoming: bool
 ) -> Validator:
-    checks = {n: _checker(n, fields[n], incoming) for n in names}
+    rules = {n: _rule(n, fields[n], incoming) for n in names}
     must = tuple(required)
 
-    def validate(event: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in event.items():
-            check = checks.get(key)
-            if check is None:
+    def walk(doc: dict[str, Any], out: dict[str, Any] | None) -> None:
+        """Check every field (one inline loop: this is the collector's and the drainer's hot path)."""
+        for key, value in doc.items():
+            rule = rules.get(key)
+            if rule is None:
                 raise Invalid(str(key)[:64], "unknown field")
-            if value is not None:
-                out[key] = check(value)
+            if value is None:
+                continue
+            types, max_length, extra, expected = rule
+            if type(value) not in types:  # exact: a bool is not a number here
+                raise Invalid(key, expected)
+            if max_length is not None and len(value) > max_length:
+                raise Invalid(key, f"longer than {max_length} characters")
+            if extra is not None:
+                value = extra(value)
+            if out is not None:
+                out[key] = value
         for key in must:
-            if out.get(key) is None:
+            if (doc if out is None else out).get(key) is None:
                 raise Invalid(key, "is required")
+
+    def normalize(event: dict[str, Any]) -> dict[str, Any]:
+        """Incoming: a new document, nulls dropped and datetimes parsed."""
+        out: dict[str, Any] = {}
+        walk(event, out)
         return out
 
-    return validate
+    def verify(doc: dict[str, Any]) -> dict[str, Any]:
+        """Stored: the document as it is, or Invalid (no copy)."""
+        walk(doc, None)
+        return doc
+
+    return normalize if incoming else verify
 
 
 EVENT_ID = Field("string", pattern=UUID_PATTERN, doc="client-generated UUID; stored as _id")

@@ -35,9 +35,9 @@ class Recording:
         self.inner = inner
         self.batches: list[int] = []
 
-    def insert(self, collection: str, docs: Any) -> WriteResult:
+    def insert(self, collection: str, docs: Any, encoded: Any = None) -> WriteResult:
         self.batches.append(len(docs))
-        return self.inner.insert(collection, docs)
+        return self.inner.insert(collection, docs, encoded)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -211,3 +211,17 @@ def test_a_second_sigterm_exits_at_once_leaving_the_batch_in_flight(
     assert again.wait(30) == 0, again.output()
     assert store.count("website_logs") == 40
     assert redis.llen(processing) == 0
+
+
+def test_batches_in_flight_are_acked_oldest_first_and_requeued_in_order(redis: Redis) -> None:
+    from drainer.queue import StreamQueue
+
+    push(redis, [str(i).encode() for i in range(10)])  # 0 is the oldest
+    queue = StreamQueue(redis, "website_logs", "d")
+    assert queue.take(4) == [b"0", b"1", b"2", b"3"]
+    assert queue.take(3) == [b"4", b"5", b"6"]
+    assert queue.in_flight() == [b"0", b"1", b"2", b"3", b"4", b"5", b"6"]
+    queue.ack(4)
+    assert queue.in_flight() == [b"4", b"5", b"6"]
+    assert queue.requeue_orphan("d") == 3
+    assert queue.take(10) == [b"4", b"5", b"6", b"7", b"8", b"9"]

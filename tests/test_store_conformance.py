@@ -85,3 +85,25 @@ def test_each_stream_has_its_own_collection(store: Store) -> None:
     assert store.insert("progress_events", [progress]).inserted == 1
     assert store.count("exit_links") == store.count("progress_events") == 1
     assert store.count("website_logs") == 0
+
+
+def test_encoded_documents_are_stored_as_the_documents_themselves(store: Store) -> None:
+    from footfall.schemas import encode
+
+    docs = [log_doc(i) for i in range(3)]
+    store.insert("website_logs", docs, [encode(docs[0]), None, encode(docs[2])])
+    assert [store.get("website_logs", d["_id"]) for d in docs] == docs
+
+
+def test_sqlite_documents_are_queryable_with_json_functions(tmp_path: Path) -> None:
+    from footfall.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "q.db"))
+    store.init()
+    store.insert("website_logs", [log_doc(i, user_id=str(i % 2)) for i in range(4)])
+    rows = store.db.execute("SELECT typeof(doc), json_extract(doc, '$.path') FROM website_logs "
+                            "WHERE json_extract(doc, '$.user_id') = '1' ORDER BY json_extract(doc, '$.timestamp')")
+    assert rows.fetchall() == [("text", "/page/1"), ("text", "/page/3")]
+    plan = store.db.execute("EXPLAIN QUERY PLAN SELECT doc FROM website_logs WHERE json_extract(doc, '$.site') = 'test'"
+                            " AND json_extract(doc, '$.timestamp') > '2026'").fetchall()
+    assert "website_logs_site_time" in str(plan)

@@ -42,8 +42,13 @@ class Store(Protocol):
     def init(self) -> None:
         """Create collections, validators and indexes; safe to run again."""
 
-    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
-        """Write documents keyed by `_id`; a document already there is a duplicate, not an error."""
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]],
+               encoded: Sequence[bytes | None] | None = None) -> WriteResult:
+        """Write documents keyed by `_id`; a document already there is a duplicate, not an error.
+
+        `encoded` may carry the same documents already as canonical JSON (`schemas.encode`), as the
+        drainer has them from the queue; a store that keeps JSON uses them instead of encoding again.
+        """
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """Keep what could not be stored, with why; idempotent by id."""

@@ -71,7 +71,8 @@ class MongoStore:
         except PyMongoError as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
 
-    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]],
+               encoded: Sequence[bytes | None] | None = None) -> WriteResult:
         if not docs:
             return WriteResult()
         try:

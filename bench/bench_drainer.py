@@ -1,0 +1,81 @@
+"""Drainer throughput into SQLite at batch sizes N = 100, 500, 2000.
+
+    python bench/bench_drainer.py [--events 100000]
+
+Events are built by the collector's own validation and enrichment, queued in a real Redis (AOF on),
+then drained by one drainer in burst mode (`--until-empty`) into a fresh SQLite database per N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import uuid
+
+import orjson
+from pipeline import KEY, Pipeline, machine
+from redis import Redis
+
+from collector.app import Collector
+from drainer.worker import Drainer
+from footfall import keys
+from footfall.settings import Settings
+from footfall.sites import Sites
+
+AGENTS = [
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/16.0 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+]
+
+
+def queued_events(settings: Settings, n: int) -> list[bytes]:
+    """Realistic queued documents: what the collector pushes for browser page views."""
+    sites = Sites.load(settings.sites)  # type: ignore[arg-type]
+    collector = Collector(settings, sites)
+    site = sites.by_key(KEY)
+    assert site is not None
+    out: list[bytes] = []
+    rng = random.Random(7)
+    for i in range(n):
+        event = {"event_id": str(uuid.uuid4()), "type": "page_view", "url": f"http://bench.test/watch/{i % 50}/",
+                 "title": "A tutorial", "referrer": "http://bench.test/", "screen": "1366x768",
+                 "language": "en", "tz_offset": 330, "first_time_visit": i % 7 == 0}
+        context = {"ip": f"81.2.{rng.randrange(256)}.{rng.randrange(256)}", "user_agent": rng.choice(AGENTS),
+                   "user": None}
+        batch = collector.build(site, "browser", [event], context)
+        out.extend(batch.by_stream["website_logs"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"{'N':>6}{'events':>10}{'seconds':>10}{'documents/s':>14}")
+    raws: list[bytes] | None = None
+    for size in (100, 500, 2000):
+        pipeline = Pipeline()
+        try:
+            settings = Settings(redis_url=pipeline.redis.url, store_url=pipeline.env["FOOTFALL_STORE_URL"],
+                                sites=pipeline.env["FOOTFALL_SITES"], batch_size=size, drainer_id="bench",
+                                log_level="WARNING")
+            raws = raws or queued_events(settings, args.events)
+            redis = Redis.from_url(settings.redis_url)
+            for start in range(0, len(raws), 5000):
+                redis.lpush(keys.queue("website_logs"), *raws[start:start + 5000])
+            started = time.perf_counter()
+            Drainer(settings).run(until_empty=True, streams=["website_logs"])
+            elapsed = time.perf_counter() - started
+            stored = orjson.loads(orjson.dumps(redis.hget(keys.STATS, "drained:website_logs").decode()))
+            assert int(stored) == len(raws), stored
+            print(f"{size:>6}{len(raws):>10}{elapsed:>10.2f}{len(raws) / elapsed:>14,.0f}")
+        finally:
+            pipeline.close()
+
+
+if __name__ == "__main__":
+    main()
