@@ -21,7 +21,8 @@ system-packages:
 
 bench:
 	$(MAKE) install EXTRA_PACKAGES="$(BENCH_PACKAGES)"
-	cd bench && $(PYTHON) bench_collector.py && $(PYTHON) bench_drainer.py && $(PYTHON) bench_lag.py
+	cd bench && $(PYTHON) bench_collector.py && $(PYTHON) bench_drainer.py && $(PYTHON) bench_lag.py \
+		&& $(PYTHON) bench_middleware.py
 
 lint:
 	ruff check .

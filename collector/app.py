@@ -26,10 +26,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from collector.enrich import Geo, agent_parser, client_ip, valid_ip
+from collector.enrich import Geo, agent_parser
 from collector.metrics import Metrics
 from collector.queue import EventQueue, QueueFull, QueueUnavailable
 from footfall import tokens
+from footfall.addresses import client_ip, valid_ip
 from footfall.schemas import Invalid, Source, encode, incoming_json_schema, validate_incoming
 from footfall.settings import STATIC, Settings
 from footfall.sites import Site, Sites
@@ -154,7 +155,8 @@ class Collector:
             doc["path"] = urlsplit(doc["url"]).path or "/"
         doc["site"] = site.id
         doc["source"] = source
-        doc["event_name"] = site.event_name(doc["path"])
+        if not doc.get("event_name"):
+            doc["event_name"] = site.event_name(doc["path"])
         doc.setdefault("timestamp", now)
         doc["received_at"] = now
         if source == "browser":
@@ -163,8 +165,11 @@ class Collector:
             user: tokens.User | None = context["user"]
             doc["user_id"] = user.id if user else None
             doc["username"] = user.name if user else None
-        elif doc.get("ip") is not None and not valid_ip(doc["ip"]):
-            raise Invalid("ip", "not an IP address")
+        else:
+            if doc.get("ip") is not None and not valid_ip(doc["ip"]):
+                raise Invalid("ip", "not an IP address")
+            doc.setdefault("user_id", None)  # anonymous is stated, the same for both sources
+            doc.setdefault("username", None)
         doc.update(self.geo.lookup(doc.get("ip")))
         doc.update(self.agent(doc.get("user_agent")))
 

@@ -1,17 +1,15 @@
-"""What the collector adds to an event: where the client is, what it runs, and who it really is."""
+"""What the collector adds to an event: where the client is and what it runs."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import maxminddb
 from user_agents import parse as parse_user_agent
-
-from footfall.settings import Network
 
 EMPTY: dict[str, Any] = {}
 
@@ -88,40 +86,3 @@ def _agent(user_agent: str | None) -> dict[str, Any]:
 def agent_parser(cache_size: int) -> Callable[[str | None], dict[str, Any]]:
     """Parse user agents, remembering the most recent ones (a site sees few distinct agents)."""
     return lru_cache(maxsize=cache_size)(_agent)
-
-
-def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str | None:
-    """The client's address: X-Forwarded-For is believed only hop by hop from trusted proxies."""
-    if peer is None:
-        return None
-    address = _address(peer)
-    if address is None:
-        return None
-    if not forwarded_for or not _trusted(address, trusted):
-        return str(address)
-    for hop in reversed(forwarded_for.split(",")):
-        hop_address = _address(hop.strip())
-        if hop_address is None:
-            break  # garbage in the header: stop at the last address we can vouch for
-        address = hop_address
-        if not _trusted(address, trusted):
-            break
-    return str(address)
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
-def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[Network]) -> bool:
-    return any(address.version == net.version and address in net for net in trusted)
-
-
-def valid_ip(text: str) -> bool:
-    return _address(text) is not None

@@ -12,8 +12,9 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from footfall.addresses import Network
+
 STATIC = Path(__file__).resolve().parent.parent / "static"  # the tracker and demo page (run from a checkout)
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):

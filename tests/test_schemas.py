@@ -59,9 +59,15 @@ def test_browsers_cannot_send_server_only_fields() -> None:
 
 def test_nobody_can_send_collector_fields() -> None:
     for source in ("browser", "server"):
-        for name in ("_id", "site", "source", "received_at", "country", "device_type", "event_name"):
+        for name in ("_id", "site", "source", "received_at", "country", "device_type"):
             with pytest.raises(Invalid):
                 validate_incoming({"type": "request" if source == "server" else "page_view", name: "x"}, source)
+
+
+def test_only_servers_may_name_their_events() -> None:
+    with pytest.raises(Invalid):
+        validate_incoming({"type": "page_view", "event_name": "event.admin"}, "browser")
+    assert validate_incoming({"type": "request", "event_name": "event.login"}, "server")[1]["event_name"]
 
 
 def test_timestamps_accept_iso_and_epoch_ms_and_come_back_utc() -> None:
