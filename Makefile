@@ -1,9 +1,9 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both install what they need first.
 PYTHON ?= python3
-APT_PACKAGES := redis-server nginx-light
+APT_PACKAGES := redis-server nginx-light chromium
 BENCH_PACKAGES := wrk hey
 
-.PHONY: demo test install system-packages bench lint
+.PHONY: demo test install system-packages bench lint tracker
 
 demo: install
 	footfall demo
@@ -13,6 +13,7 @@ test: install
 
 install: system-packages
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	npm ci --silent --no-audit --no-fund   # terser, to check static/footfall.min.js is built from the source
 
 # Debian packages the tests start for real; installed only when missing (needs root, as on our machines).
 system-packages:
@@ -26,3 +27,6 @@ bench:
 
 lint:
 	ruff check .
+
+tracker:   # rebuild static/footfall.min.js after editing static/footfall.js
+	npm ci --silent --no-audit --no-fund && npm run -s build

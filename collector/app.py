@@ -328,7 +328,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> HotP
             metrics.queue.snapshot = {}
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    tracker = (STATIC / "footfall.js").read_bytes()
+    tracker = (STATIC / "footfall.min.js").read_bytes()  # built from footfall.js by `npm run build`
 
     @app.get("/footfall.js", summary="The browser tracker")
     async def tracker_script() -> Response:

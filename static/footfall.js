@@ -1,144 +1,197 @@
-/* Footfall browser tracker. Embed:
- *   <script async src="https://collector.example.org/footfall.js"
- *           data-key="pk_…" data-collector="https://collector.example.org" data-user-token="…"></script>
- * Events are batched, kept in localStorage until the collector answers 2xx, and sent with
- * fetch(keepalive) or sendBeacon, so page unloads and outages lose nothing. Ids are client UUIDs,
- * so a retried event is stored once. Plain ES2017, no dependencies.
+/* Footfall browser tracker (plain ES2017, no dependencies, no build step needed to embed it).
+ *
+ *   <script async src="https://collector.example.org/footfall.js" data-key="pk_…"></script>
+ *
+ * Optional attributes: data-collector (default: the script's origin), data-user-token (a signed JWT
+ * from the site's server), data-disable="pageview spa ping exit video", data-respect-dnt="true",
+ * data-batch (20), data-delay (2000 ms), data-ping (15000 ms).
+ *
+ * Every event gets a UUID when it happens and keeps it through every retry, so the store keeps one copy.
+ * Events wait in localStorage (at most 500 events and 512 KB, oldest dropped first) until the collector
+ * answers 2xx; network errors, 429 and 5xx are retried with backoff, across page loads; other 4xx are
+ * dropped. Pages being left send with sendBeacon or fetch(keepalive).
  */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-key]");
-  if (!script || window.footfall && window.footfall.loaded) return;
+  if (!script || (window.footfall && window.footfall.loaded)) return;
   var ds = script.dataset;
+  var base = (ds.collector || new URL(script.src).origin).replace(/\/$/, "");
   var cfg = {
-    key: ds.key,
-    url: (ds.collector || new URL(script.src).origin).replace(/\/$/, "") + "/v1/events",
-    token: ds.userToken || null,
-    batch: +(ds.batch || 20), delay: +(ds.delay || 2000), ping: +(ds.ping || 15000),
-    maxEvents: 500, maxBytes: 512 * 1024,
-    off: (ds.disable || "").split(/[\s,]+/),  /* e.g. "ping exit video" */
-    respectDnt: ds.respectDnt === "true"
+    url: base + "/v1/events", key: ds.key, token: ds.userToken,
+    batch: +ds.batch || 20, delay: +ds.delay || 2000, ping: +ds.ping || 15000,
+    maxEvents: 500, maxBytes: 512 * 1024, beaconBytes: 60000
   };
-  var dnt = navigator.doNotTrack === "1" || window.doNotTrack === "1" || navigator.globalPrivacyControl === true;
-  var STORE = "footfall:queue", FIRST = "footfall:seen";
-  var queue = load(), timer = null, sending = false, backoff = 0, nextTry = 0;
+  var off = (ds.disable || "").split(/[\s,]+/);
+  var on = function (feature) { return off.indexOf(feature) < 0; };
+  var QUEUE = "footfall:queue", RETRY = "footfall:retry", SEEN = "footfall:seen";
+  var silent = ds.respectDnt === "true" &&
+    (navigator.doNotTrack === "1" || window.doNotTrack === "1" || navigator.globalPrivacyControl === true);
 
-  function load() { try { return JSON.parse(localStorage.getItem(STORE)) || []; } catch (e) { return []; } }
-  function save() {
-    var text = JSON.stringify(queue);
-    while (queue.length > cfg.maxEvents || text.length > cfg.maxBytes) { queue.shift(); text = JSON.stringify(queue); }
-    try { localStorage.setItem(STORE, text); } catch (e) { /* storage full or blocked: keep in memory */ }
+  var memory = {};  /* stands in for localStorage when it is blocked or full */
+  function get(name) {
+    try { return localStorage.getItem(name); } catch (e) { return memory[name] || null; }
   }
+  function set(name, value) {
+    try { localStorage.setItem(name, value); } catch (e) { memory[name] = value; }
+  }
+  function parse(text, fallback) {
+    try { return JSON.parse(text) || fallback; } catch (e) { return fallback; }
+  }
+
+  /* The queue: this page's copy, merged with what other tabs stored each time it is saved. */
+  var queue = parse(get(QUEUE), []), acked = {}, saveTimer = 0;
+  function save() {
+    clearTimeout(saveTimer); saveTimer = 0;
+    var mine = {}, merged = [];
+    queue.forEach(function (e) { mine[e.event_id] = 1; });
+    parse(get(QUEUE), []).forEach(function (e) { if (!mine[e.event_id] && !acked[e.event_id]) merged.push(e); });
+    merged = merged.concat(queue).sort(function (a, b) { return a.timestamp < b.timestamp ? -1 : 1; });
+    var sizes = merged.map(function (e) { return JSON.stringify(e).length + 1; });
+    var bytes = sizes.reduce(function (a, b) { return a + b; }, 2), drop = 0;
+    while (merged.length - drop > cfg.maxEvents || bytes > cfg.maxBytes) bytes -= sizes[drop++];
+    queue = merged.slice(drop);
+    set(QUEUE, JSON.stringify(queue));
+  }
+  function saveSoon() { if (!saveTimer) saveTimer = setTimeout(save, 250); }
+
   function uuid() {
     if (crypto.randomUUID) return crypto.randomUUID();
-    var b = crypto.getRandomValues(new Uint8Array(16)); b[6] = b[6] & 15 | 64; b[8] = b[8] & 63 | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+    var b = crypto.getRandomValues(new Uint8Array(16)), h = "";
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    for (var i = 0; i < 16; i++) h += (b[i] + 256).toString(16).slice(1);
+    return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
   }
-  var firstVisit = (function () {
-    try { if (localStorage.getItem(FIRST)) return false; localStorage.setItem(FIRST, "1"); } catch (e) { /* private mode */ }
-    return true;
-  })();
+  var firstVisit = !get(SEEN);
+  if (firstVisit) set(SEEN, "1");
 
+  var sendTimer = 0;
   function track(type, fields) {
-    if (cfg.respectDnt && dnt) return;
-    var ev = {
-      event_id: uuid(), type: type, timestamp: new Date().toISOString(), url: location.href,
+    if (silent) return;
+    var e = {
+      event_id: uuid(), type: type, timestamp: new Date().toISOString(), url: location.href.slice(0, 4096),
       title: document.title.slice(0, 1024), referrer: document.referrer || null,
       screen: screen.width + "x" + screen.height, language: navigator.language,
       tz_offset: -new Date().getTimezoneOffset(), first_time_visit: firstVisit
     };
-    for (var k in fields) if (fields[k] !== undefined) ev[k] = fields[k];
-    queue.push(ev); save();
-    if (queue.length >= cfg.batch) flush(); else if (!timer) timer = setTimeout(flush, cfg.delay);
+    for (var k in fields) if (fields[k] !== undefined && fields[k] !== "") e[k] = fields[k];
+    queue.push(e);
+    if (queue.length > cfg.maxEvents * 2) save(); else saveSoon();
+    if (queue.length >= cfg.batch) send(); else if (!sendTimer) sendTimer = setTimeout(send, cfg.delay);
   }
 
-  function flush(unloading) {
-    clearTimeout(timer); timer = null;
-    if (!queue.length || sending || Date.now() < nextTry && !unloading) return;
-    var events = queue.slice(0, cfg.batch * 5);
-    var body = JSON.stringify({ key: cfg.key, user_token: cfg.token || undefined, events: events });
-    if (unloading && navigator.sendBeacon && body.length < 60000 &&
-        navigator.sendBeacon(cfg.url, new Blob([body], { type: "text/plain" }))) {
-      return; /* the beacon may still fail: events stay queued until a later page sees a 2xx */
-    }
-    sending = true;
-    fetch(cfg.url, { method: "POST", body: body, keepalive: body.length < 60000, mode: "cors",
-                     headers: { "Content-Type": "text/plain" }, credentials: "omit" })
-      .then(function (r) {
-        if (r.ok || r.status >= 400 && r.status < 500 && r.status !== 429) { done(events); backoff = 0; }
-        else retry();
-      }, retry)
-      .then(function () { sending = false; if (queue.length && !timer) timer = setTimeout(flush, cfg.delay); });
+  /* Delivery. */
+  var inFlight = false, retry = parse(get(RETRY), { at: 0, wait: 0 });
+  function body(events) {
+    return JSON.stringify({ key: cfg.key, user_token: cfg.token || undefined, events: events });
   }
-  function done(sent) {
-    var ids = {}; sent.forEach(function (e) { ids[e.event_id] = 1; });
-    queue = load().filter(function (e) { return !ids[e.event_id]; }).concat(
-      queue.filter(function (e) { return !ids[e.event_id]; })).filter(function (e, i, all) {
-        return all.findIndex(function (x) { return x.event_id === e.event_id; }) === i; });
+  function send() {
+    clearTimeout(sendTimer); sendTimer = 0;
+    if (!queue.length || inFlight) return;  /* a send in flight reschedules when it ends */
+    if (Date.now() < retry.at) { sendTimer = setTimeout(send, retry.at - Date.now() + 10); return; }
+    var events = queue.slice(0, cfg.batch * 5), data = body(events);
+    inFlight = true;
+    fetch(cfg.url, { method: "POST", body: data, headers: { "Content-Type": "text/plain" },
+                     credentials: "omit", keepalive: data.length < cfg.beaconBytes })
+      .then(function (r) {
+        if (r.ok || (r.status >= 400 && r.status < 500 && r.status !== 429)) { done(events); backoff(0); }
+        else backoff(1);
+      }, function () { backoff(1); })
+      .then(function () {
+        inFlight = false;
+        if (queue.length && !sendTimer) sendTimer = setTimeout(send, Math.max(cfg.delay, retry.at - Date.now()));
+      });
+  }
+  function done(events) {
+    var ids = {};
+    events.forEach(function (e) { ids[e.event_id] = acked[e.event_id] = 1; });
+    queue = queue.filter(function (e) { return !ids[e.event_id]; });
     save();
   }
-  function retry() { backoff = Math.min(backoff ? backoff * 2 : 1000, 60000); nextTry = Date.now() + backoff; }
+  function backoff(failed) {
+    retry = failed ? { wait: Math.min(retry.wait ? retry.wait * 2 : 1000, 60000) } : { wait: 0 };
+    retry.at = failed ? Date.now() + retry.wait : 0;
+    set(RETRY, JSON.stringify(retry));
+  }
+  /* The page is going away: hand what is queued to the browser. It stays queued until a 2xx is seen. */
+  function leave() {
+    save();
+    if (!queue.length) return;
+    var data = body(queue.slice(0, 50));
+    if (data.length < cfg.beaconBytes && navigator.sendBeacon &&
+        navigator.sendBeacon(cfg.url, new Blob([data], { type: "text/plain" }))) return;
+    fetch(cfg.url, { method: "POST", body: data, keepalive: true, headers: { "Content-Type": "text/plain" },
+                     credentials: "omit" }).catch(function () {});
+  }
+  addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") leave(); });
+  addEventListener("pagehide", leave);
+  addEventListener("online", function () { backoff(0); send(); });
 
-  /* page views, including single-page-app navigations */
-  function pageView() { track("page_view", {}); }
-  ["pushState", "replaceState"].forEach(function (name) {
-    var original = history[name];
-    history[name] = function () { var r = original.apply(this, arguments); if (name === "pushState") pageView(); return r; };
-  });
-  addEventListener("popstate", pageView);
+  /* Page views, including single-page-app navigations. */
+  function pageView() { if (on("pageview")) track("page_view"); }
+  if (on("spa")) {
+    var push = history.pushState;
+    history.pushState = function () { var r = push.apply(this, arguments); pageView(); return r; };
+    addEventListener("popstate", pageView);
+  }
 
-  /* time on page */
-  if (cfg.off.indexOf("ping") < 0) setInterval(function () {
-    if (document.visibilityState === "visible") track("page_ping", {});
-  }, cfg.ping);
+  /* Time on page: a ping every 15 s while the page is visible. */
+  if (on("ping")) setInterval(function () { if (document.visibilityState === "visible") track("page_ping"); }, cfg.ping);
 
-  /* exit links: one delegated listener sees links added later too */
-  if (cfg.off.indexOf("exit") < 0) document.addEventListener("click", function (e) {
-    var a = e.target.closest && e.target.closest("a[href]");
-    if (a && a.host && a.host !== location.host) { track("exit_link", { link_url: a.href }); flush(true); }
+  /* Exit links: one delegated listener, so links added later count too. */
+  if (on("exit")) document.addEventListener("click", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[href]");
+    if (a && /^https?:$/.test(a.protocol) && a.host !== location.host) {
+      track("exit_link", { link_url: a.href.slice(0, 4096) });
+      leave();
+    }
   }, true);
 
-  /* video progress for every HTML5 <video>, tutorial identifiers from data- attributes */
-  function videoEvent(v, type, extra) {
-    var d = v.dataset, f = { position: v.currentTime || 0, duration: isFinite(v.duration) ? v.duration : undefined,
-      minute: Math.floor((v.currentTime || 0) / 60), video_src: v.currentSrc || undefined,
-      foss: d.foss, tutorial: d.tutorial, language_name: d.language };
-    for (var k in extra) f[k] = extra[k];
-    track(type, f);
-  }
+  /* Video: every HTML5 <video> (Video.js players too); tutorial ids from data- attributes on the video
+   * or an element around it (data-foss, data-tutorial, data-language). */
   function watch(v) {
-    if (v.__footfall) return; v.__footfall = true;
-    var minute = -1, last = 0, seekFrom = null;
-    v.addEventListener("play", function () { videoEvent(v, "video_play"); });
-    v.addEventListener("pause", function () { if (!v.ended) videoEvent(v, "video_pause"); });
-    v.addEventListener("ended", function () { videoEvent(v, "video_ended"); flush(); });
-    v.addEventListener("seeking", function () { if (seekFrom === null) seekFrom = last; });
+    if (v.__footfall) return;
+    v.__footfall = true;
+    var minute = -1, last = 0, from = null;
+    function emit(type, extra) {
+      var holder = v.closest("[data-foss],[data-tutorial]") || v, d = holder.dataset;
+      var f = { position: v.currentTime || 0, duration: isFinite(v.duration) ? v.duration : undefined,
+                minute: Math.floor((v.currentTime || 0) / 60), video_src: (v.currentSrc || "").slice(0, 4096),
+                foss: d.foss, tutorial: d.tutorial, language_name: d.language };
+      for (var k in extra) f[k] = extra[k];
+      track(type, f);
+    }
+    v.addEventListener("play", function () { emit("video_play"); });
+    v.addEventListener("pause", function () { if (!v.ended) emit("video_pause"); });
+    v.addEventListener("ended", function () { emit("video_ended"); send(); });
+    v.addEventListener("seeking", function () { if (from === null) from = last; });
     v.addEventListener("seeked", function () {
-      videoEvent(v, "video_seek", { seek_from: seekFrom || 0 }); seekFrom = null;
-      minute = Math.floor(v.currentTime / 60);
+      emit("video_seek", { seek_from: from || 0 });
+      from = null; last = v.currentTime; minute = Math.floor(last / 60);
     });
     v.addEventListener("timeupdate", function () {
-      if (!v.seeking) last = v.currentTime;
-      var m = Math.floor(v.currentTime / 60);
-      if (m !== minute && !v.seeking) { minute = m; videoEvent(v, "video_progress"); }
+      if (v.seeking) return;
+      last = v.currentTime;
+      var m = Math.floor(last / 60);
+      if (m !== minute) { minute = m; emit("video_progress"); }
     });
   }
-  function scanVideos() { if (cfg.off.indexOf("video") < 0) document.querySelectorAll("video").forEach(watch); }
-  new MutationObserver(scanVideos).observe(document.documentElement, { childList: true, subtree: true });
+  function scan() { document.querySelectorAll("video").forEach(watch); }
+  if (on("video")) {
+    new MutationObserver(scan).observe(document.documentElement, { childList: true, subtree: true });
+    scan();
+  }
 
-  addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(true); });
-  addEventListener("pagehide", function () { flush(true); });
-  addEventListener("online", function () { nextTry = 0; flush(); });
-
-  /* public API: footfall('event', name, props) */
+  /* Public API: footfall("event", name, props), footfall("flush"). Calls made before the script
+   * loaded wait in window.footfall.q. */
   var api = function (command, name, props) {
-    if (command === "event") track("custom", { name: String(name).slice(0, 128), props: props || undefined });
-    else if (command === "flush") flush();
+    if (command === "event") track("custom", { name: String(name).slice(0, 128), props: props });
+    else if (command === "flush") { backoff(0); send(); }
   };
-  var pending = window.footfall && window.footfall.q || [];
-  api.loaded = true; window.footfall = api;
-  pending.forEach(function (args) { api.apply(null, args); });
-
-  scanVideos(); pageView(); if (queue.length) flush();
+  var early = (window.footfall && window.footfall.q) || [];
+  api.loaded = true;
+  window.footfall = api;
+  early.forEach(function (args) { api.apply(null, args); });
+  pageView();
+  if (queue.length) send();
 })();

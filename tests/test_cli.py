@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import orjson
 from conftest import wait_until
+from playwright.sync_api import sync_playwright
+from test_tracker_browser import CHROMIUM
 
 from footfall.redis_server import free_port
 
@@ -40,6 +42,15 @@ def test_demo_runs_redis_collector_drainer_and_a_page_that_fires_the_tracker(tmp
         assert response.status_code == 202
         wait_until(lambda: httpx.get(page + "/status").json()["store"]["documents"]["website_logs"] == 1,
                    what="the demo's drainer to store the event")
+        with sync_playwright() as playwright:  # and the page itself fires the tracker in a real browser
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM)
+            tab = browser.new_page()
+            tab.goto(page + "/")
+            tab.click("#custom")
+            wait_until(lambda: httpx.get(page + "/status").json()["store"]["documents"]["website_logs"] >= 3,
+                       what="the demo page's page view and custom event to be stored")
+            assert "website_logs: waiting 0" in tab.inner_text("#status")
+            browser.close()
     finally:
         demo.send_signal(signal.SIGTERM)
         code = demo.wait(30)
