@@ -28,12 +28,14 @@ from starlette.types import Receive, Scope, Send
 
 from collector.enrich import Geo, agent_parser
 from collector.metrics import Metrics
+from collector.progress import ProgressAPI, Refused, progress_routes
 from collector.queue import EventQueue, QueueFull, QueueUnavailable
 from footfall import tokens
 from footfall.addresses import client_ip, valid_ip
 from footfall.schemas import Invalid, Source, encode, incoming_json_schema, validate_incoming
 from footfall.settings import STATIC, Settings
 from footfall.sites import Site, Sites
+from footfall.stores import Store
 
 log = logging.getLogger("footfall.collector")
 JSON = "application/json"
@@ -222,14 +224,23 @@ class HotPath:
         await response(scope, receive, send)
 
 
-def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> HotPath:
+def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: Store | None = None) -> HotPath:
     collector = Collector(settings, sites, geo)
     metrics = collector.metrics
+
+    async def read_json(request: Request) -> Any:
+        try:
+            return await collector.read_json(request)
+        except Reject as exc:
+            raise Refused(exc.status, exc.message) from None
+
+    progress = ProgressAPI(settings, sites, read_json, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await collector.redis.aclose()
+        progress.close()
 
     app = FastAPI(title="Footfall collector", version="1", lifespan=lifespan)
     app.state.collector = collector
@@ -328,6 +339,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None) -> HotP
             metrics.queue.snapshot = {}
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(progress_routes(progress))
     tracker = (STATIC / "footfall.min.js").read_bytes()  # built from footfall.js by `npm run build`
 
     @app.get("/footfall.js", summary="The browser tracker")

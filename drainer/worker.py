@@ -27,7 +27,8 @@ from redis.exceptions import RedisError
 
 from drainer.queue import StreamQueue
 from footfall import keys
-from footfall.schemas import STREAMS, Invalid, Stream, is_canonical_datetime, parse_datetime
+from footfall.progress import folds
+from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Invalid, Stream, is_canonical_datetime, parse_datetime
 from footfall.settings import Settings
 from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, open_store
 
@@ -152,6 +153,11 @@ class StreamWorker:
             _letter(self.stream, decoded.raws[i], reason, now, id=decoded.docs[i]["_id"])
             for i, reason in result.invalid
         ]
+        if self.stream is TUTORIAL_PROGRESS:  # folded again on redelivery: the fold is idempotent
+            refused = {i for i, _ in result.invalid}
+            tutorials, resumes = folds(d for i, d in enumerate(decoded.docs) if i not in refused)
+            if tutorials or resumes:
+                self.retry(lambda: self.store.fold_progress(tutorials, resumes, self.settings.completion_threshold))
         if letters:
             self.retry(lambda: self.store.dead_letter(letters))
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,

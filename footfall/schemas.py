@@ -74,6 +74,7 @@ def _common() -> dict[str, Field]:
         "user_id": Field("string", SERVER, max_length=128, doc="null for anonymous visitors"),
         "username": Field("string", SERVER, max_length=256),
         "session_id": Field("string", max_length=128),
+        "page_view_id": Field("string", BROWSER, pattern=UUID_PATTERN, doc="the page view this event belongs to"),
         "first_time_visit": Field("boolean"),
         "ip": Field("string", SERVER, max_length=45),
         "user_agent": Field("string", SERVER, max_length=1024),

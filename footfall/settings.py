@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(5.0, gt=0, description="drainer heartbeat period; dead after 3 missed")
     backoff_max_s: float = Field(30.0, gt=0, description="longest wait between store retries")
 
+    completion_threshold: float = Field(0.8, gt=0, le=1, description="share of a video's minutes that completes it")
+
     mongo_write_concern: str = Field("majority", description="`w` of MongoDB writes: majority, 1, …")
     mongo_timeout_ms: int = Field(5000, ge=100, description="MongoDB server selection / socket timeout")
 

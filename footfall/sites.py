@@ -9,6 +9,11 @@ The sites file (FOOTFALL_SITES) is TOML:
     origins = ["https://tutorials.example.org"]   # "*" allows any origin
     default_event_name = "event.page"             # for paths no pattern matches
     event_names = [["^/$", "event.home.view"], ["^/watch/", "event.video.watch"]]
+
+    [[site.course]]                # what "course completion" is out of, for the progress API
+    foss = "BASH"
+    language = "English"           # leave out: the same for every language
+    tutorials = ["intro", "loops"] # or: count = 23
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ class SitesError(ValueError):
 
 
 @dataclass(frozen=True)
+class Course:
+    tutorials: tuple[str, ...] = ()  # in order, when the site lists them
+    count: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.tutorials) or self.count
+
+
+@dataclass(frozen=True)
 class Site:
     id: str
     public_key: str
@@ -35,6 +50,7 @@ class Site:
     origins: frozenset[str]
     event_names: tuple[tuple[re.Pattern[str], str], ...] = ()
     default_event_name: str = "event.page"
+    courses: dict[tuple[str, str], Course] = field(default_factory=dict, compare=False)
     event_name: Callable[[str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +62,9 @@ class Site:
             if pattern.search(path):
                 return name
         return self.default_event_name
+
+    def course(self, foss: str, language: str) -> Course | None:
+        return self.courses.get((foss, language)) or self.courses.get((foss, ""))
 
     def allows_origin(self, origin: str | None) -> bool:
         return origin is not None and ("*" in self.origins or origin in self.origins)
@@ -98,6 +117,13 @@ def _site(entry: dict[str, Any], where: str) -> Site:
             names.append((re.compile(pair[0]), pair[1]))
         except re.error as exc:
             raise SitesError(f"{where}: bad pattern {pair[0]!r}: {exc}") from None
+    courses = {}
+    for i, course in enumerate(entry.get("course", [])):
+        tutorials, count = course.get("tutorials", []), course.get("count", 0)
+        if not isinstance(course.get("foss"), str) or not (
+                isinstance(tutorials, list) and all(isinstance(t, str) for t in tutorials) and isinstance(count, int)):
+            raise SitesError(f"{where} course #{i + 1}: needs foss, and tutorials (a list of names) or count")
+        courses[(course["foss"], course.get("language", ""))] = Course(tuple(tutorials), count)
     return Site(
         id=entry["id"],
         public_key=entry["public_key"],
@@ -105,4 +131,5 @@ def _site(entry: dict[str, Any], where: str) -> Site:
         origins=frozenset(entry.get("origins", [])),
         event_names=tuple(names),
         default_event_name=entry.get("default_event_name", "event.page"),
+        courses=courses,
     )

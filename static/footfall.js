@@ -2,6 +2,9 @@
  *
  *   <script async src="https://collector.example.org/footfall.js" data-key="pk_…"></script>
  *
+ * Progress (for a logged-in learner, with data-user-token): footfall("progress", {foss, language}) and
+ * footfall("mark", {foss, language, tutorial}, completed) return promises of the collector's answer.
+ *
  * Optional attributes: data-collector (default: the script's origin), data-user-token (a signed JWT
  * from the site's server), data-disable="pageview spa ping exit video", data-respect-dnt="true",
  * data-batch (20), data-delay (2000 ms), data-ping (15000 ms).
@@ -62,6 +65,7 @@
     for (var i = 0; i < 16; i++) h += (b[i] + 256).toString(16).slice(1);
     return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
   }
+  var pageViewId = uuid();  /* every event names the page view it belongs to: time on page, visits */
   var firstVisit = !get(SEEN);
   if (firstVisit) set(SEEN, "1");
 
@@ -69,7 +73,7 @@
   function track(type, fields) {
     if (silent) return;
     var e = {
-      event_id: uuid(), type: type, timestamp: new Date().toISOString(), url: location.href.slice(0, 4096),
+      event_id: type === "page_view" ? pageViewId : uuid(), page_view_id: pageViewId, type: type, timestamp: new Date().toISOString(), url: location.href.slice(0, 4096),
       title: document.title.slice(0, 1024), referrer: document.referrer || null,
       screen: screen.width + "x" + screen.height, language: navigator.language,
       tz_offset: -new Date().getTimezoneOffset(), first_time_visit: firstVisit
@@ -129,10 +133,11 @@
 
   /* Page views, including single-page-app navigations. */
   function pageView() { if (on("pageview")) track("page_view"); }
+  function navigated() { pageViewId = uuid(); pageView(); }
   if (on("spa")) {
     var push = history.pushState;
-    history.pushState = function () { var r = push.apply(this, arguments); pageView(); return r; };
-    addEventListener("popstate", pageView);
+    history.pushState = function () { var r = push.apply(this, arguments); navigated(); return r; };
+    addEventListener("popstate", navigated);
   }
 
   /* Time on page: a ping every 15 s while the page is visible. */
@@ -184,9 +189,22 @@
 
   /* Public API: footfall("event", name, props), footfall("flush"). Calls made before the script
    * loaded wait in window.footfall.q. */
+  function progress(path, init) {
+    init.headers = { Authorization: "Bearer " + cfg.token, "Content-Type": "application/json" };
+    return fetch(base + path + (path.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(cfg.key), init)
+      .then(function (r) { return r.json().then(function (body) { return r.ok ? body : Promise.reject(body); }); });
+  }
   var api = function (command, name, props) {
     if (command === "event") track("custom", { name: String(name).slice(0, 128), props: props });
     else if (command === "flush") { backoff(0); send(); }
+    else if (command === "progress") {
+      return progress("/v1/progress?foss=" + encodeURIComponent(name.foss) + "&language=" +
+                      encodeURIComponent(name.language || ""), { credentials: "omit" });
+    } else if (command === "mark") {
+      return progress("/v1/progress/completion", { method: "POST", credentials: "omit", body: JSON.stringify(
+        { foss: name.foss, language: name.language || "", tutorial: name.tutorial, completed: !!props,
+          page_view_id: pageViewId }) });
+    }
   };
   var early = (window.footfall && window.footfall.q) || [];
   api.loaded = true;

@@ -20,6 +20,8 @@ from footfall.settings import Settings
 from footfall.sites import Sites
 from footfall.stores import Store, open_store
 
+pytest_plugins = ["browser"]  # tests/browser.py: pages, a restartable collector, Chromium
+
 ORIGIN = "http://site.test"
 KEY = "pk_test"
 SECRET = "sk_test_0123456789abcdef0123456789abcdef"

@@ -27,10 +27,47 @@ def _ignore_validators(db: Any) -> None:
     db.command = lambda cmd, *args, **options: {"ok": 1.0} if cmd == "collMod" else command(cmd)
 
 
+def _accept_newer_pymongo_bulk_arguments() -> None:
+    """pymongo >= 4.11 passes `sort` to bulk update builders; mongomock 4.3 does not take it (and no
+    Footfall update sorts)."""
+    builder = mongomock.collection.BulkOperationBuilder
+    if getattr(builder.add_update, "_footfall_shim", False):
+        return
+    add_update = builder.add_update
+
+    def shimmed(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
+        assert sort is None
+        return add_update(self, *args, **kwargs)
+
+    shimmed._footfall_shim = True  # type: ignore[attr-defined]
+    builder.add_update = shimmed
+
+
+def _bson_order(value: Any) -> Any:
+    """MongoDB compares embedded documents field by field, in order; mongomock compares them not at all."""
+    return tuple((k, _bson_order(v)) for k, v in value.items()) if isinstance(value, dict) else value
+
+
+def _compare_like_mongodb() -> None:
+    updaters = next(v for k, v in vars(mongomock.collection).items() if isinstance(v, dict) and "$max" in v)
+
+    def highest(doc: Any, name: str, value: Any) -> None:
+        if isinstance(doc, dict):
+            doc[name] = max(doc.get(name, value), value, key=_bson_order)
+
+    def lowest(doc: Any, name: str, value: Any) -> None:
+        if isinstance(doc, dict):
+            doc[name] = min(doc.get(name, value), value, key=_bson_order)
+
+    updaters["$max"], updaters["$min"] = highest, lowest
+
+
 def make_store(kind: str, tmp_path: Path) -> Store:
     if kind == "sqlite":
         return SQLiteStore(str(tmp_path / "conformance.db"))
     if kind == "mongomock":
+        _accept_newer_pymongo_bulk_arguments()
+        _compare_like_mongodb()
         client = mongomock.MongoClient(tz_aware=True)
         store = MongoStore("mongodb://localhost/footfall", client=client)
         _ignore_validators(store.db)

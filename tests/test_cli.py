@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import orjson
+from browser import CHROMIUM
 from conftest import wait_until
 from playwright.sync_api import sync_playwright
-from test_tracker_browser import CHROMIUM
 
 from footfall.redis_server import free_port
 

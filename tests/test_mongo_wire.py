@@ -9,9 +9,12 @@ import pytest
 from mockupdb import MockupDB, OpMsg, go
 from stores import log_doc
 
-from footfall.schemas import COLLECTIONS, STREAMS, mongo_validator
+from footfall.progress import PROGRESS_COLLECTIONS
+from footfall.schemas import STREAMS, mongo_validator
 from footfall.stores import StoreUnavailable
-from footfall.stores.mongo import MongoStore
+from footfall.stores.mongo import MongoStore, validators
+
+COLLECTIONS = list(validators())
 
 
 @pytest.fixture
@@ -49,6 +52,8 @@ def test_init_creates_each_collection_with_its_generated_validator_and_indexes(
         names = {ix["name"]: dict(ix["key"]) for ix in indexes.doc["indexes"]}
         if create.doc["create"] == "dead_letters":
             assert names == {"failed_at": {"failed_at": 1}}
+        elif create.doc["create"] in PROGRESS_COLLECTIONS:
+            assert list(names) == ["learner"]
         else:
             assert names == {"timestamp": {"timestamp": 1}, "site_time": {"site": 1, "timestamp": 1},
                              "user": {"user_id": 1}, "event_name": {"event_name": 1}}
@@ -126,3 +131,29 @@ def test_an_unreachable_server_is_store_unavailable() -> None:
         db.insert("website_logs", [log_doc(0)])
     with pytest.raises(StoreUnavailable):
         db.init()
+
+
+def test_a_progress_fold_is_one_unordered_bulk_write_of_commutative_upserts(
+        server: MockupDB, store: MongoStore) -> None:
+    from datetime import UTC, datetime
+
+    from footfall.progress import folds
+
+    at = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    events = [{"site": "s", "user_id": "42", "foss": "$where", "language_name": "English", "tutorial": "a.b",
+               "type": kind, "timestamp": at, "position": 61.0, "duration": 300.0, "minute": 1,
+               "page_view_id": "11111111-1111-4111-8111-111111111111"} for kind in ("video_play", "video_progress")]
+    tutorials, _ = folds(events)
+    future = go(store.fold_progress, tutorials, [], 0.8)
+    update = server.receives(OpMsg("update", "tutorial_progress"))
+    assert update.doc["ordered"] is False
+    [op] = update.doc["updates"]
+    assert op["upsert"] is True and set(op["u"]) == {"$setOnInsert", "$addToSet", "$max", "$min"}
+    assert op["u"]["$setOnInsert"] == {"site": "s", "user_id": "42", "foss": "$where", "language": "English",
+                                       "tutorial": "a.b"}  # identifiers are values, never field names
+    assert set(op["u"]["$max"]) == {"last", "last_watched_at", "duration"}
+    assert op["u"]["$addToSet"]["watched"]["$each"] == [{"minute": 1, "at": at.replace(tzinfo=None)}]  # BSON date
+    update.ok(n=1, nModified=0, upserted=[{"index": 0, "_id": tutorials[0].id}])
+    server.receives(OpMsg("find", "tutorial_progress")).ok(cursor={"id": 0, "ns": "footfall.tutorial_progress",
+                                                                   "firstBatch": []})
+    future()

@@ -107,3 +107,111 @@ def test_sqlite_documents_are_queryable_with_json_functions(tmp_path: Path) -> N
     plan = store.db.execute("EXPLAIN QUERY PLAN SELECT doc FROM website_logs WHERE json_extract(doc, '$.site') = 'test'"
                             " AND json_extract(doc, '$.timestamp') > '2026'").fetchall()
     assert "website_logs_site_time" in str(plan)
+
+
+# --- tutorial progress -------------------------------------------------------------------------------------
+
+T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+VISIT_1, VISIT_2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+
+
+def video(kind: str, seconds: float, position: float, visit: str = VISIT_1, tutorial: str = "intro",
+          user: str = "42", foss: str = "BASH", **extra: object) -> dict[str, object]:
+    from datetime import timedelta
+
+    return {"site": "test", "user_id": user, "foss": foss, "language_name": "English", "tutorial": tutorial,
+            "type": kind, "timestamp": T0 + timedelta(seconds=seconds), "position": position, "duration": 300.0,
+            "minute": int(position // 60), "page_view_id": visit, **extra}
+
+
+def watch_minutes(minutes: list[int], visit: str = VISIT_1, start: float = 0, **kw: object) -> list[dict[str, object]]:
+    events = [video("video_play", start, minutes[0] * 60.0, visit, **kw)]
+    events += [video("video_progress", start + 60 * i + 1, m * 60.0 + 0.5, visit, **kw) for i, m in enumerate(minutes)]
+    return events
+
+
+def fold(store: Store, events: list[dict[str, object]]) -> None:
+    from footfall.progress import folds
+
+    store.fold_progress(*folds(events), threshold=0.8)
+
+
+def view(store: Store, tutorial: str = "intro", user: str = "42", foss: str = "BASH") -> dict[str, object]:
+    from footfall.progress import tutorial_view
+
+    docs, _ = store.progress("test", user, foss, "English")
+    [doc] = [d for d in docs if d["tutorial"] == tutorial]
+    return tutorial_view(doc, 0.8)
+
+
+def test_watching_most_of_the_minutes_completes_a_tutorial(store: Store) -> None:
+    fold(store, watch_minutes([0, 1, 2]))
+    assert view(store)["completed"] is False and view(store)["coverage"] == 0.6
+    fold(store, watch_minutes([3], start=200))
+    progress = view(store)
+    assert progress["completed"] is True and progress["completed_by"] == "coverage"
+    assert progress["completed_at"] == T0.replace(second=0) + (T0 - T0).__class__(seconds=201)
+    assert (progress["minutes_watched"], progress["minutes_total"], progress["visits"]) == (4, 5, 1)
+
+
+def test_seeking_to_the_end_does_not_complete_a_tutorial(store: Store) -> None:
+    fold(store, [video("video_play", 0, 0), video("video_progress", 1, 0.5),
+                 video("video_seek", 5, 295, seek_from=4.0), video("video_ended", 10, 300)])
+    progress = view(store)
+    assert progress["completed"] is False and progress["minutes_watched"] == 1
+    assert progress["last_position"] == 300
+
+
+def test_folding_the_same_batch_twice_changes_nothing(store: Store) -> None:
+    batch = watch_minutes([0, 1, 2, 3])
+    fold(store, batch)
+    first = store.progress("test", "42", "BASH", "English")
+    fold(store, batch)
+    assert store.progress("test", "42", "BASH", "English") == first
+    assert view(store)["visits"] == 1
+
+
+def test_late_events_never_move_the_last_position_backwards(store: Store) -> None:
+    fold(store, [video("video_pause", 100, 250.0)])
+    fold(store, [video("video_progress", 50, 61.0), video("video_play", 10, 0.0)])
+    progress = view(store)
+    assert progress["last_position"] == 250.0 and progress["last_position_at"] == T0.replace(minute=1, second=40)
+    assert progress["first_watched_at"] == T0.replace(second=10)
+    _, resume = store.progress("test", "42", "BASH", "English")
+    assert resume is not None and resume["last"]["position"] == 250.0
+
+
+def test_mark_incomplete_holds_until_marked_complete_or_a_new_visit(store: Store) -> None:
+    fold(store, watch_minutes([0, 1, 2, 3, 4]))
+    assert view(store)["completed"] is True
+    identity = {"site": "test", "user_id": "42", "foss": "BASH", "language": "English", "tutorial": "intro"}
+    store.mark_progress(identity, "incomplete", T0.replace(minute=10), VISIT_1, 0.8)
+    assert view(store)["completed"] is False and view(store)["marked"] == "incomplete"
+    fold(store, [video("video_progress", 700, 200.0)])  # more of the same visit: still incomplete
+    assert view(store)["completed"] is False
+    fold(store, [video("video_play", 800, 0.0, VISIT_2)])  # a new visit: the coverage rule is back
+    assert view(store)["completed"] is True
+    store.mark_progress(identity, "incomplete", T0.replace(minute=20), VISIT_2, 0.8)
+    store.mark_progress(identity, "complete", T0.replace(minute=21), VISIT_2, 0.8)
+    assert view(store)["completed"] is True and view(store)["completed_by"] == "learner"
+
+
+def test_a_mark_on_an_untouched_tutorial_is_kept(store: Store) -> None:
+    identity = {"site": "test", "user_id": "42", "foss": "BASH", "language": "English", "tutorial": "later"}
+    store.mark_progress(identity, "complete", T0, VISIT_1, 0.8)
+    assert view(store, "later")["completed"] is True
+
+
+def test_identifiers_are_values_never_paths(store: Store) -> None:
+    odd = {"tutorial": "a.b.$set", "user": "$where", "foss": "x.y"}
+    fold(store, watch_minutes([0], **odd))
+    docs, resume = store.progress("test", "$where", "x.y", "English")
+    assert [d["tutorial"] for d in docs] == ["a.b.$set"] and resume is not None
+    assert store.progress("test", "42", "x.y", "English") == ([], None)
+
+
+def test_learners_and_courses_are_kept_apart(store: Store) -> None:
+    fold(store, watch_minutes([0, 1, 2, 3, 4]) + watch_minutes([0], user="7") + watch_minutes([0], foss="Python"))
+    assert view(store)["completed"] is True
+    assert view(store, user="7")["completed"] is False
+    assert view(store, foss="Python")["minutes_watched"] == 1

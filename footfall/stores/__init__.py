@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from footfall.progress import ResumeFold, TutorialFold
 
 
 class StoreUnavailable(Exception):
@@ -59,6 +62,18 @@ class Store(Protocol):
         """Documents whose top-level fields equal the given scalar values (None: null or missing)."""
 
     def count(self, collection: str) -> int: ...
+
+    def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
+                      threshold: float) -> None:
+        """Fold a batch's progress into per-learner documents (idempotent, order-tolerant)."""
+
+    def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
+                      threshold: float) -> dict[str, Any]:
+        """Record a learner's own complete/incomplete mark; returns the tutorial's document."""
+
+    def progress(self, site: str, user_id: str, foss: str, language: str
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One learner's tutorial documents in a course, and where to resume it."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""

@@ -8,13 +8,16 @@ that says the server is unreachable, not primary or shutting down keeps the batc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, MongoClient
+from pymongo import ASCENDING, IndexModel, MongoClient, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
+from footfall import progress
+from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
 from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, STREAMS, mongo_validator
 from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
 
@@ -31,10 +34,15 @@ INDEXES = [
 ]
 
 
+LEARNER_INDEX = [IndexModel([(k, ASCENDING) for k in IDENTITY[:4]], name="learner")]
+
+
 def validators() -> dict[str, dict[str, Any]]:
-    """Each collection's validator, generated from footfall.schemas."""
+    """Each collection's validator, generated from footfall.schemas (and progress's identity fields)."""
     out = {s.collection: mongo_validator(s) for s in STREAMS.values()}
     out[DEAD_LETTERS] = DEAD_LETTER_VALIDATOR
+    out[TUTORIALS] = progress.mongo_validator(IDENTITY)
+    out[RESUME] = progress.mongo_validator(IDENTITY[:4])
     return out
 
 
@@ -66,6 +74,8 @@ class MongoStore:
                         self.db.command("collMod", name, **options)  # another process created it meanwhile
                 if name == DEAD_LETTERS:
                     self.db[name].create_indexes([IndexModel([("failed_at", ASCENDING)], name="failed_at")])
+                elif name in PROGRESS_COLLECTIONS:
+                    self.db[name].create_indexes(LEARNER_INDEX)
                 else:
                     self.db[name].create_indexes(INDEXES)
         except PyMongoError as exc:
@@ -108,6 +118,51 @@ class MongoStore:
         except PyMongoError as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
 
+    # --- tutorial progress ---------------------------------------------------------------------------
+
+    def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
+                      threshold: float) -> None:
+        """One bulk_write of upserts per batch, with commutative operators only; then the derived
+        completion of the touched documents is cached with $set (the read API derives it again)."""
+        try:
+            if tutorials:
+                self.db[TUTORIALS].bulk_write([UpdateOne({"_id": f.id}, _fold_update(f), upsert=True)
+                                               for f in tutorials], ordered=False)
+                self._cache_derived([f.id for f in tutorials], threshold)
+            if resumes:
+                self.db[RESUME].bulk_write([
+                    UpdateOne({"_id": r.id}, {"$setOnInsert": r.identity, "$max": {"last": r.last}}, upsert=True)
+                    for r in resumes], ordered=False)
+        except PyMongoError as exc:  # includes an upsert race (11000): the whole fold is retried, harmlessly
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def _cache_derived(self, ids: list[str], threshold: float) -> list[dict[str, Any]]:
+        derived = [(d, progress.derive(d, threshold)) for d in self.db[TUTORIALS].find({"_id": {"$in": ids}})]
+        if derived:
+            self.db[TUTORIALS].bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": new}) for d, new in derived],
+                                          ordered=False)
+        return [{**d, **new} for d, new in derived]
+
+    def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
+                      threshold: float) -> dict[str, Any]:
+        id = progress.key(*(identity[k] for k in IDENTITY))
+        try:
+            self.db[TUTORIALS].update_one(
+                {"_id": id},
+                {"$setOnInsert": identity, "$max": {"mark": {"at": at, "state": state, "visit": visit}}},
+                upsert=True)
+            return self._cache_derived([id], threshold)[0]
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def progress(self, site: str, user_id: str, foss: str, language: str
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        query = {k: {"$eq": v} for k, v in zip(IDENTITY[:4], (site, user_id, foss, language), strict=True)}
+        try:
+            return list(self.db[TUTORIALS].find(query)), self.db[RESUME].find_one(query)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
     def ping(self) -> None:
         try:
             self.db.command("ping")
@@ -116,6 +171,18 @@ class MongoStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _fold_update(fold: TutorialFold) -> dict[str, Any]:
+    update: dict[str, Any] = {"$setOnInsert": fold.identity}
+    add = {"watched": {"$each": [{"minute": m, "at": at} for m, at in sorted(fold.watched)]},
+           "visits": {"$each": sorted(fold.visits)}}
+    update["$addToSet"] = add
+    highest = {"last": fold.last, "last_watched_at": fold.last_at, "duration": fold.duration}
+    update["$max"] = {k: v for k, v in highest.items() if v is not None}
+    if fold.first_at is not None:
+        update["$min"] = {"first_watched_at": fold.first_at}
+    return update
 
 
 def _bulk_result(details: dict[str, Any]) -> WriteResult:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from footfall import progress
+from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
 from footfall.schemas import (
     COLLECTIONS,
     DEAD_LETTERS,
@@ -27,11 +29,41 @@ from footfall.schemas import (
 )
 from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
 
+T = TypeVar("T")
+LEARNER = IDENTITY[:4]  # site, user_id, foss, language
 DATETIME_FIELDS: dict[str, tuple[str, ...]] = {s.collection: s.datetime_fields for s in STREAMS.values()}
 DATETIME_FIELDS[DEAD_LETTERS] = ("failed_at",)
 # One index: time ranges per site. Each more costs ~2 µs a document on insert; MongoDB has four.
 INDEXED = {"site_time": ("site", "timestamp")}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _as_text(tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold]
+             ) -> tuple[list[TutorialFold], list[ResumeFold]]:
+    """Folds with their times as canonical strings, to merge into stored documents without parsing them
+    (each distinct time is formatted once: an event's time appears in several places)."""
+    texts: dict[datetime, str] = {}
+
+    def text(at: Any) -> Any:
+        return None if at is None else texts.get(at) or texts.setdefault(at, format_datetime(at))
+
+    return ([TutorialFold(f.id, f.identity, {(m, text(at)) for m, at in f.watched}, f.visits,
+                          {**f.last, "at": text(f.last["at"])} if f.last else None,
+                          text(f.first_at), text(f.last_at), f.duration) for f in tutorials],
+            [ResumeFold(r.id, r.identity, {**r.last, "at": text(r.last["at"])}) for r in resumes])
+
+
+def _progress_times(doc: dict[str, Any]) -> dict[str, Any]:
+    """Progress documents keep times nested (last.at, watched[].at): back to datetimes."""
+    for name in ("first_watched_at", "last_watched_at", "completed_at"):
+        if doc.get(name):
+            doc[name] = parse_datetime(doc[name], name)
+    for inner in (doc.get("last"), doc.get("mark")):
+        if inner:
+            inner["at"] = parse_datetime(inner["at"], "at")
+    for watched in doc.get("watched", []):
+        watched["at"] = parse_datetime(watched["at"], "at")
+    return doc
 
 
 def _json_path(name: str) -> str:
@@ -63,6 +95,10 @@ class SQLiteStore:
 
     def init(self) -> None:
         try:
+            for name in PROGRESS_COLLECTIONS:  # the learner's identity as columns: looked up on every read
+                self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, site TEXT, user_id TEXT, '
+                                f'foss TEXT, language TEXT, doc TEXT NOT NULL)')
+                self.db.execute(f'CREATE INDEX IF NOT EXISTS "{name}_learner" ON "{name}" ({", ".join(LEARNER)})')
             for name in COLLECTIONS:
                 self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
                 if name == DEAD_LETTERS:
@@ -84,21 +120,10 @@ class SQLiteStore:
         """Insert in one transaction; returns how many were new."""
         if not rows:
             return 0
-        try:
-            before = self.db.total_changes
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.executemany(
-                    f'INSERT INTO "{collection}" (_id, doc) VALUES (?, ?) ON CONFLICT (_id) DO NOTHING', rows
-                )
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
-            return self.db.total_changes - before
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        before = self.db.total_changes
+        self._transaction(lambda: self.db.executemany(
+            f'INSERT INTO "{collection}" (_id, doc) VALUES (?, ?) ON CONFLICT (_id) DO NOTHING', rows))
+        return self.db.total_changes - before
 
     def insert(self, collection: str, docs: Sequence[dict[str, Any]],
                encoded: Sequence[bytes | None] | None = None) -> WriteResult:
@@ -137,6 +162,80 @@ class SQLiteStore:
 
     def count(self, collection: str) -> int:
         return int(self._query(f'SELECT count(*) FROM "{collection}"')[0][0])
+
+    # --- tutorial progress: read, merge in Python (progress.apply), write back, in one transaction ---------
+
+    def _progress_docs(self, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored progress documents as they are: times stay canonical strings, which sort as times do."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(f'SELECT _id, doc FROM "{collection}" WHERE _id IN ({",".join("?" * len(chunk))})',
+                                   chunk)
+            found.update((id, orjson.loads(doc)) for id, doc in rows)
+        return found
+
+    def _put(self, collection: str, docs: list[dict[str, Any]]) -> None:
+        self.db.executemany(
+            f'INSERT INTO "{collection}" (_id, site, user_id, foss, language, doc) VALUES (?, ?, ?, ?, ?, ?) '
+            f"ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc",
+            [(doc["_id"], *(doc[k] for k in LEARNER), encode(doc).decode()) for doc in docs])
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                self.db.execute("COMMIT")
+                return result
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+
+    def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
+                      threshold: float) -> None:
+        tutorials, resumes = _as_text(tutorials, resumes)
+
+        def work() -> None:
+            stored = self._progress_docs(TUTORIALS, [f.id for f in tutorials])
+            docs = [progress.apply(stored.get(fold.id), fold) for fold in tutorials]
+            self._put(TUTORIALS, [{**doc, **progress.derive(doc, threshold)} for doc in docs])
+            stored = self._progress_docs(RESUME, [r.id for r in resumes])
+            points = []
+            for resume in resumes:
+                doc = stored.get(resume.id) or {"_id": resume.id, **resume.identity}
+                points.append({**doc, "last": progress.latest(doc.get("last"), resume.last)})
+            self._put(RESUME, points)
+
+        self._transaction(work)
+
+    def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
+                      threshold: float) -> dict[str, Any]:
+        id = progress.key(*(identity[k] for k in IDENTITY))
+
+        when = format_datetime(at)
+
+        def work() -> dict[str, Any]:
+            doc = self._progress_docs(TUTORIALS, [id]).get(id) or {"_id": id, **identity, "watched": [], "visits": []}
+            if doc.get("mark") is None or (when, state) > (doc["mark"]["at"], doc["mark"]["state"]):
+                doc["mark"] = {"at": when, "state": state, "visit": visit}
+            doc.update(progress.derive(doc, threshold))
+            self._put(TUTORIALS, [doc])
+            return _progress_times(doc)
+
+        return self._transaction(work)
+
+    def progress(self, site: str, user_id: str, foss: str, language: str
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        where = " AND ".join(f"{k} = ?" for k in LEARNER)
+        args = (site, user_id, foss, language)
+        rows = self._query(f'SELECT doc FROM "{TUTORIALS}" WHERE {where}', args)
+        resume = self._query(f'SELECT doc FROM "{RESUME}" WHERE {where}', args)
+        return ([_progress_times(orjson.loads(r[0])) for r in rows],
+                _progress_times(orjson.loads(resume[0][0])) if resume else None)
 
     def ping(self) -> None:
         self._query("SELECT 1")

@@ -1,0 +1,168 @@
+"""The learner's own tutorial progress: read it, and mark a tutorial complete or incomplete.
+
+The learner is the one named in a valid signed token (the JWT the site's server issues, checked with
+the site's secret); nothing in the request can name anyone else. The store is read in a worker thread
+(its drivers block), one at a time for SQLite's sake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from footfall import tokens
+from footfall.progress import tutorial_view
+from footfall.schemas import encode
+from footfall.settings import Settings
+from footfall.sites import Site, Sites
+from footfall.stores import Store, StoreUnavailable, open_store
+
+MAX_NAME = 256
+CORS_HEADERS = "Authorization, Content-Type, X-Footfall-Key"
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _name(value: Any, field: str, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME:
+        raise Refused(400, f"{field}: expected a non-empty string of at most {MAX_NAME} characters")
+    return value
+
+
+class ProgressAPI:
+    def __init__(self, settings: Settings, sites: Sites, read_json: Callable[[Request], Awaitable[Any]],
+                 store: Store | None = None) -> None:
+        self.settings, self.sites, self.read_json = settings, sites, read_json
+        self._store = store
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="store")  # one connection, used by one thread
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.store_url, mongo_write_concern=self.settings.mongo_write_concern,
+                                     mongo_timeout_ms=self.settings.mongo_timeout_ms)
+        return self._store
+
+    def close(self) -> None:
+        self.worker.shutdown(wait=True)
+        if self._store is not None:
+            self._store.close()
+
+    async def call(self, work: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.worker, lambda: work(self.store()))
+        except StoreUnavailable:
+            raise Refused(503, "progress store unavailable, retry later",
+                          {"Retry-After": str(self.settings.retry_after_s)}) from None
+
+    def cors(self, origin: str | None, site: Site | None = None) -> dict[str, str]:
+        allowed = site.allows_origin(origin) if site else self.sites.any_allows_origin(origin)
+        return {"Access-Control-Allow-Origin": origin or "", "Vary": "Origin"} if allowed else {"Vary": "Origin"}
+
+    def learner(self, request: Request) -> tuple[Site, tokens.User]:
+        key = request.query_params.get("key") or request.headers.get("x-footfall-key")
+        site = self.sites.by_key(key)
+        if site is None:
+            raise Refused(401, "key: unknown site key")
+        origin = request.headers.get("origin")
+        if origin is not None and not site.allows_origin(origin):
+            raise Refused(403, "origin: not allowed for this site")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            user = tokens.verify(token.strip() if scheme.lower() == "bearer" else None, site.secret)
+        except tokens.InvalidToken as exc:
+            raise Refused(401, f"authorization: {exc}", {"WWW-Authenticate": "Bearer"}) from None
+        return site, user
+
+    async def read(self, request: Request) -> dict[str, Any]:
+        site, user = self.learner(request)
+        foss = _name(request.query_params.get("foss"), "foss")
+        language = _name(request.query_params.get("language"), "language", required=False)
+        docs, resume = await self.call(lambda store: store.progress(site.id, user.id, foss, language))
+        threshold = self.settings.completion_threshold
+        seen = {d["tutorial"]: tutorial_view(d, threshold) for d in docs}
+        course = site.course(foss, language)
+        listed = list(course.tutorials) if course else []
+        tutorials = [seen.get(t) or {"tutorial": t, "completed": False, "visits": 0} for t in listed]
+        tutorials += [v for t, v in sorted(seen.items()) if t not in listed]
+        completed = sum(1 for t in tutorials if t["completed"] and (not listed or t["tutorial"] in listed))
+        size = course.size if course else None
+        last = (resume or {}).get("last")
+        return {
+            "foss": foss,
+            "language": language,
+            "tutorials": tutorials,
+            "completed": completed,
+            "tutorials_in_course": size,
+            "course_completion_percent": round(100 * completed / size, 1) if size else None,
+            "resume": {"tutorial": last["tutorial"], "position": last["position"], "at": last["at"]} if last else None,
+        }
+
+    async def mark(self, request: Request) -> dict[str, Any]:
+        site, user = self.learner(request)
+        body = await self.read_json(request)  # bounded, like every body the collector reads
+        if not isinstance(body, dict):
+            raise Refused(400, "body: expected an object")
+        unknown = set(body) - {"foss", "language", "tutorial", "completed", "page_view_id"}
+        if unknown:
+            raise Refused(400, f"{sorted(unknown)[0][:64]}: unknown field")
+        if not isinstance(body.get("completed"), bool):
+            raise Refused(400, "completed: expected true or false")
+        visit = body.get("page_view_id") or ""
+        try:
+            visit = str(uuid.UUID(visit)) if visit else ""
+        except (ValueError, TypeError, AttributeError):
+            raise Refused(400, "page_view_id: expected a UUID") from None
+        identity = {"site": site.id, "user_id": user.id, "foss": _name(body.get("foss"), "foss"),
+                    "language": _name(body.get("language"), "language", required=False),
+                    "tutorial": _name(body.get("tutorial"), "tutorial")}
+        state = "complete" if body["completed"] else "incomplete"
+        threshold = self.settings.completion_threshold
+        doc = await self.call(lambda store: store.mark_progress(identity, state, datetime.now(UTC), visit, threshold))
+        return tutorial_view(doc, threshold)
+
+
+def progress_routes(api: ProgressAPI) -> APIRouter:
+    router = APIRouter()
+
+    async def answer(request: Request, work: Any) -> Response:
+        origin = request.headers.get("origin")
+        try:
+            return _answer(200, await work(request), api.cors(origin))
+        except Refused as exc:
+            return _answer(exc.status, {"error": exc.message}, {**exc.headers, **api.cors(origin)})
+
+    @router.options("/v1/progress", include_in_schema=False)
+    @router.options("/v1/progress/completion", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if not api.sites.any_allows_origin(origin):
+            return _answer(403, {"error": "origin: not allowed"}, {})
+        return Response(status_code=204, headers={**api.cors(origin), "Access-Control-Allow-Methods": "GET, POST",
+                                                  "Access-Control-Allow-Headers": CORS_HEADERS,
+                                                  "Access-Control-Max-Age": "86400"})
+
+    @router.get("/v1/progress", summary="The learner's progress in a course (Authorization: Bearer <user token>)")
+    async def read(request: Request) -> Response:
+        return await answer(request, api.read)
+
+    @router.post("/v1/progress/completion", summary="Mark a tutorial complete or incomplete, as the learner")
+    async def mark(request: Request) -> Response:
+        return await answer(request, api.mark)
+
+    return router
