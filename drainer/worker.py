@@ -98,17 +98,33 @@ class StreamWorker:
         self.queue = StreamQueue(drainer.redis, stream.name, drainer.id)
         self.backoff_s = 0.0
 
-    def run(self, until_empty: bool) -> None:
-        leftover = self.queue.in_flight()
+    def redrive(self) -> None:
+        """Write whatever is in this drainer's processing list, then ack all of it."""
+        leftover = self.retry(self.queue.in_flight)
         if leftover:
             log.info("re-driving %d events left in flight", len(leftover), extra={"stream": self.stream.name})
             self.write(decode(self.stream, leftover, datetime.now(UTC)))
+
+    def run(self, until_empty: bool) -> None:
+        self.redrive()
         # While the store writes one batch (the GIL is released in its I/O), this thread gathers and
         # decodes the next: at most two batches are ever in flight, acked in the order they came.
         with ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.stream.name}") as writer:
             pending: Future[None] | None = None
             while not self.drainer.stopping.is_set():
-                batch = self.gather(until_empty)
+                try:
+                    batch = self.gather(until_empty)
+                except RedisError as exc:
+                    # Some events may have moved without our knowing: finish the batch being written,
+                    # then re-drive the whole processing list, as a restarted drainer would.
+                    log.warning("redis: %s; re-driving what is in flight once it answers", exc,
+                                extra={"stream": self.stream.name})
+                    if pending is not None:
+                        pending.result()
+                        pending = None
+                    self.drainer.aborting.wait(0.5)
+                    self.redrive()
+                    continue
                 if not batch:
                     if until_empty:
                         break
