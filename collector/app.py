@@ -29,10 +29,10 @@ from starlette.types import Receive, Scope, Send
 from collector.enrich import Geo, agent_parser
 from collector.metrics import Metrics
 from collector.progress import ProgressAPI, Refused, progress_routes
-from collector.queue import EventQueue, QueueFull, QueueUnavailable
+from collector.queue import EventQueue, Limits, QueueFull, QueueUnavailable, RateLimited
 from footfall import tokens
-from footfall.addresses import client_ip, valid_ip
-from footfall.schemas import Invalid, Source, encode, incoming_json_schema, validate_incoming
+from footfall.addresses import anonymize, client_ip, valid_ip
+from footfall.schemas import BOT_LOGS, WEBSITE_LOGS, Invalid, Source, encode, incoming_json_schema, validate_incoming
 from footfall.settings import STATIC, Settings
 from footfall.sites import Site, Sites
 from footfall.stores import Store
@@ -59,6 +59,7 @@ class Batch:
     by_stream: dict[str, list[bytes]] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     tally: Tally[str] = field(default_factory=Tally)
+    ignored: int = 0  # valid, but not kept: bots when FOOTFALL_BOTS=drop
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -84,7 +85,8 @@ class Collector:
         self.agent = agent_parser(settings.ua_cache_size)
         self.metrics = Metrics()
         self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0)
-        self.queue = EventQueue(self.redis, settings.max_queue)
+        limits = Limits(settings.rate_limit_ip, settings.rate_limit_site, settings.max_queue)
+        self.queue = EventQueue(self.redis, limits)
         self.unavailable = {"Retry-After": str(settings.retry_after_s)}
 
     # --- request parsing ---------------------------------------------------------------------------
@@ -143,6 +145,11 @@ class Collector:
             except Invalid as exc:
                 batch.rejected.append({"index": index, "field": exc.field, "error": exc.message})
                 continue
+            if doc.get("device_type") == "Bot" and self.settings.bots != "keep":
+                if self.settings.bots == "drop" or stream is not WEBSITE_LOGS:
+                    batch.ignored += 1
+                    continue
+                stream = BOT_LOGS
             batch.by_stream.setdefault(stream.name, []).append(encode(doc))
             batch.tally[stream.name] += 1
         return batch
@@ -173,12 +180,16 @@ class Collector:
             doc.setdefault("user_id", None)  # anonymous is stated, the same for both sources
             doc.setdefault("username", None)
         doc.update(self.geo.lookup(doc.get("ip")))
+        doc["ip"] = anonymize(doc.get("ip"), self.settings.ip_anonymize)
         doc.update(self.agent(doc.get("user_agent")))
 
-    async def queue_batch(self, batch: Batch, source: Source) -> Response:
+    async def queue_batch(self, batch: Batch, source: Source, ip: str | None, site: Site) -> Response:
         if batch.by_stream:
             try:
-                await self.queue.push(batch.by_stream)
+                await self.queue.push(batch.by_stream, ip, site.id)
+            except RateLimited as exc:
+                raise Reject(429, "rate_limited", f"{exc}: retry later",
+                             {"Retry-After": str(exc.retry_after_s)}) from None
             except QueueFull as exc:
                 raise Reject(503, "overloaded", f"{exc.stream}: queue is full, retry later",
                              self.unavailable) from None
@@ -189,8 +200,11 @@ class Collector:
         if batch.rejected:
             self.metrics.rejected.labels("invalid").inc(len(batch.rejected))
         accepted = sum(batch.tally.values())
-        status = 202 if accepted else 400
-        return _json(status, {"accepted": accepted, "rejected": batch.rejected})
+        status = 400 if batch.rejected and not accepted and not batch.ignored else 202
+        body: dict[str, Any] = {"accepted": accepted, "rejected": batch.rejected}
+        if batch.ignored:
+            body["ignored"] = batch.ignored
+        return _json(status, body)
 
     def user_of(self, site: Site, token: str | None) -> tokens.User | None:
         """The learner a valid token names; a bad token makes the events anonymous, never rejected."""
@@ -280,6 +294,9 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
                 raise Reject(401, "unauthorized", "key: unknown site key")
             if not site.allows_origin(origin):
                 raise Reject(403, "forbidden_origin", "origin: not allowed for this site")
+            if settings.honor_dnt and "1" in (request.headers.get("dnt"), request.headers.get("sec-gpc")):
+                metrics.rejected.labels("do_not_track").inc(len(events))
+                return _json(202, {"accepted": 0, "rejected": [], "ignored": len(events)}, cors(origin))
             context = {
                 "ip": client_ip(request.client.host if request.client else None,
                                 request.headers.get("x-forwarded-for"), settings.trusted_proxies),
@@ -287,7 +304,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
                 "user": collector.user_of(site, envelope.get("user_token")),
             }
             batch = collector.build(site, "browser", events, context)
-            response = await collector.queue_batch(batch, "browser")
+            response = await collector.queue_batch(batch, "browser", context["ip"], site)
             response.headers.update(cors(origin))
             return response
         except Reject as exc:
@@ -310,7 +327,8 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             if envelope:
                 raise Reject(400, "malformed", f"{next(iter(envelope))}: not used by server events")
             batch = collector.build(site, "server", events, {})
-            return await collector.queue_batch(batch, "server")
+            peer = request.client.host if request.client else None  # the site's server: its IP, not its users'
+            return await collector.queue_batch(batch, "server", peer, site)
         except Reject as exc:
             return refused(exc)
         finally:

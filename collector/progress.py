@@ -21,7 +21,7 @@ from footfall.progress import tutorial_view
 from footfall.schemas import encode
 from footfall.settings import Settings
 from footfall.sites import Site, Sites
-from footfall.stores import Store, StoreUnavailable, open_store
+from footfall.stores import Store, StoreUnavailable, store_from
 
 MAX_NAME = 256
 CORS_HEADERS = "Authorization, Content-Type, X-Footfall-Key"
@@ -54,8 +54,7 @@ class ProgressAPI:
 
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings.store_url, mongo_write_concern=self.settings.mongo_write_concern,
-                                     mongo_timeout_ms=self.settings.mongo_timeout_ms)
+            self._store = store_from(self.settings)
         return self._store
 
     def close(self) -> None:

@@ -1,21 +1,56 @@
-"""Pushing accepted events onto their streams' Redis lists, refusing when a list is too long.
+"""Pushing a request's accepted events onto their streams' Redis lists, in one atomic Lua script.
 
-The length check and the push are one Lua script, so a burst cannot slip past the limit, and the
-collector answers 202 only after Redis has acknowledged the push.
+The script counts the request against its client IP's and its site's rate windows, checks that no
+stream is over its queue limit, and only then pushes every event: all or nothing, one round trip, and
+the collector answers 202 only after Redis has acknowledged it. (Its keys span slots: in Redis Cluster,
+give each stream and its limits one Redis, as the README's scaling section says.)
 """
 
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from footfall import keys
 
-PUSH_IF_ROOM = """
-if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
-return redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+PUSH = """
+local window, max_queue = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, 2 do
+  local limit = tonumber(ARGV[i])
+  if limit > 0 then
+    local n = redis.call('INCR', KEYS[i])
+    if n == 1 then redis.call('EXPIRE', KEYS[i], window) end
+    if n > limit then return {-i, redis.call('TTL', KEYS[i])} end
+  end
+end
+local streams = #KEYS - 2
+for q = 1, streams do
+  if redis.call('LLEN', KEYS[2 + q]) >= max_queue then return {0, q} end
+end
+local at = 5 + streams
+for q = 1, streams do
+  local n = tonumber(ARGV[4 + q])
+  local done = 0
+  while done < n do
+    local m = math.min(n - done, 1000)
+    redis.call('LPUSH', KEYS[2 + q], unpack(ARGV, at + done, at + done + m - 1))
+    done = done + m
+  end
+  at = at + n
+end
+return {1, 0}
 """
-CHUNK = 1000  # Lua's unpack() takes a few thousand values at most
+WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_ip: int  # requests a minute; 0: none
+    per_site: int
+    max_queue: int
 
 
 class QueueFull(Exception):
@@ -24,23 +59,38 @@ class QueueFull(Exception):
         self.stream = stream
 
 
+class RateLimited(Exception):
+    def __init__(self, scope: str, retry_after_s: int) -> None:
+        super().__init__(f"too many requests from this {scope}")
+        self.scope = scope
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class QueueUnavailable(Exception):
     """Redis did not answer or refused the push."""
 
 
 class EventQueue:
-    def __init__(self, redis: Redis, max_queue: int) -> None:
+    def __init__(self, redis: Redis, limits: Limits) -> None:
         self.redis = redis
-        self.max_queue = max_queue
-        self._push = redis.register_script(PUSH_IF_ROOM)
+        self.limits = limits
+        self._push = redis.register_script(PUSH)
 
-    async def push(self, by_stream: dict[str, list[bytes]]) -> None:
-        """Queue every event or raise; a stream that is full stops the rest (clients retry: ids dedupe)."""
+    async def push(self, by_stream: dict[str, list[bytes]], ip: str | None, site: str) -> None:
+        """Queue every event or raise QueueFull, RateLimited or QueueUnavailable (then nothing is queued)."""
+        window = int(time.time()) // WINDOW_S
+        streams = list(by_stream)
+        script_keys = [keys.rate("ip", ip or "unknown", window), keys.rate("site", site, window),
+                       *(keys.queue(s) for s in streams)]
+        args: list[int | bytes] = [self.limits.per_ip, self.limits.per_site, WINDOW_S + 1, self.limits.max_queue,
+                                   *(len(by_stream[s]) for s in streams)]
+        for s in streams:
+            args.extend(by_stream[s])
         try:
-            for stream, events in by_stream.items():
-                for start in range(0, len(events), CHUNK):
-                    chunk = events[start : start + CHUNK]
-                    if await self._push(keys=[keys.queue(stream)], args=[self.max_queue, *chunk]) == -1:
-                        raise QueueFull(stream)
+            outcome, detail = await self._push(keys=script_keys, args=args)
         except RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
+        if outcome == 0:
+            raise QueueFull(streams[int(detail) - 1])
+        if outcome < 0:
+            raise RateLimited("client IP" if outcome == -1 else "site", int(detail))

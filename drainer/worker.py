@@ -30,7 +30,7 @@ from footfall import keys
 from footfall.progress import folds
 from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Invalid, Stream, is_canonical_datetime, parse_datetime
 from footfall.settings import Settings
-from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, open_store
+from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, store_from
 
 log = logging.getLogger("footfall.drainer")
 T = TypeVar("T")
@@ -219,9 +219,7 @@ class Drainer:
         self.id = settings.drainer_id or socket.gethostname()
         self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=WAIT_S + 10,
                                            socket_connect_timeout=2.0)
-        self.store_factory = store_factory or (lambda: open_store(
-            settings.store_url, mongo_write_concern=settings.mongo_write_concern,
-            mongo_timeout_ms=settings.mongo_timeout_ms))
+        self.store_factory = store_factory or (lambda: store_from(settings))
         self.stopping = threading.Event()
         self.aborting = threading.Event()
         self.workers: list[StreamWorker] = []

@@ -47,3 +47,16 @@ def _trusted(address: Address, trusted: Sequence[Network]) -> bool:
 
 def valid_ip(text: str) -> bool:
     return _address(text) is not None
+
+
+def anonymize(ip: str | None, mode: str) -> str | None:
+    """Before storage (after geolocation): keep, zero the last octet (IPv4) or 80 bits (IPv6), or drop."""
+    if ip is None or mode == "none":
+        return ip
+    if mode == "drop":
+        return None
+    address = _address(ip)
+    if address is None:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

@@ -50,10 +50,9 @@ def cmd_drainer(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
-    from footfall.stores import open_store
+    from footfall.stores import store_from
 
-    store = open_store(settings.store_url, mongo_write_concern=settings.mongo_write_concern,
-                       mongo_timeout_ms=settings.mongo_timeout_ms)
+    store = store_from(settings)
     store.init()
     store.close()
     print("store ready: collections, validators and indexes are in place")
@@ -65,6 +64,32 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
     status = gather(settings)
     print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() if args.json else render(status))
+    return 0
+
+
+def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from footfall.stores import store_from
+
+    days = args.days if args.days is not None else settings.retention_days
+    if days <= 0:
+        print("footfall: nothing to prune: set FOOTFALL_RETENTION_DAYS or pass --days", file=sys.stderr)
+        return 2
+    store = store_from(settings)
+    deleted = store.prune(datetime.now(UTC) - timedelta(days=days))
+    store.close()
+    print(orjson.dumps({"older_than_days": days, "deleted": deleted}).decode())
+    return 0
+
+
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from footfall.stores import store_from
+
+    store = store_from(settings)
+    deleted = store.forget(args.user, args.site)
+    store.close()
+    print(orjson.dumps({"user": args.user, "deleted": deleted}).decode())
     return 0
 
 
@@ -92,6 +117,13 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(run=cmd_demo)
     i = sub.add_parser("init-db", help="create collections, validators and indexes (idempotent)")
     i.set_defaults(run=cmd_init_db)
+    r = sub.add_parser("prune", help="delete raw events older than the retention period (SQLite; MongoDB uses TTL)")
+    r.add_argument("--days", type=int, help="instead of FOOTFALL_RETENTION_DAYS")
+    r.set_defaults(run=cmd_prune)
+    f = sub.add_parser("forget", help="erase one user's events and progress (right to erasure)")
+    f.add_argument("--user", required=True, help="the user id, as the site sends it")
+    f.add_argument("--site", help="only on this site (default: every site)")
+    f.set_defaults(run=cmd_forget)
     s = sub.add_parser("status", help="queue depths, drainers, counters, stored documents")
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_status)

@@ -26,6 +26,11 @@ def heartbeat(drainer_id: str) -> str:
     return f"{PREFIX}:drainer:{drainer_id}"
 
 
+def rate(scope: str, who: str, window: int) -> str:
+    """Requests counted in one minute's window, per client IP or per site."""
+    return f"{PREFIX}:rate:{scope}:{who}:{window}"
+
+
 def stat(counter: str, stream: str) -> str:
     """A field of the STATS hash."""
     return f"{counter}:{stream}"

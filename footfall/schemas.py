@@ -151,10 +151,15 @@ TUTORIAL_PROGRESS = Stream(
     },
 )
 
-STREAMS: dict[str, Stream] = {s.name: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS)}
-STREAM_OF_TYPE: dict[str, Stream] = {t: s for s in STREAMS.values() for t in s.types}
+# Where bot traffic goes when FOOTFALL_BOTS=separate: the website log's schema, its own collection.
+BOT_LOGS = Stream("bot_logs", "bot_logs", types=WEBSITE_LOGS.types, fields=dict(WEBSITE_LOGS.fields))
+
+STREAMS: dict[str, Stream] = {s.name: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS, BOT_LOGS)}
+STREAM_OF_TYPE: dict[str, Stream] = {t: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS) for t in s.types}
 DEAD_LETTERS = "dead_letters"
 COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STREAMS.values()), DEAD_LETTERS)
+# Raw events, and the field their age is counted from (retention, erasure).
+RAW_AGE: dict[str, str] = {**{s.collection: "received_at" for s in STREAMS.values()}, DEAD_LETTERS: "failed_at"}
 
 
 # --- values ---------------------------------------------------------------------------------------

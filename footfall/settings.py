@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +36,16 @@ class Settings(BaseSettings):
         default_factory=list, description="peers whose X-Forwarded-For is believed (comma-separated CIDRs)"
     )
     ua_cache_size: int = Field(4096, ge=0, description="parsed user agents kept in memory")
+
+    rate_limit_ip: int = Field(1200, ge=0, description="requests a minute from one client IP (0: no limit)")
+    rate_limit_site: int = Field(0, ge=0, description="requests a minute for one site (0: no limit)")
+
+    ip_anonymize: Literal["none", "truncate", "drop"] = Field(
+        "none", description="before storage: keep, zero the last octet / last 80 bits, or drop after geolocation")
+    honor_dnt: bool = Field(False, description="refuse browser events sent with DNT: 1 or Sec-GPC: 1")
+    bots: Literal["keep", "separate", "drop"] = Field(
+        "keep", description="bot traffic: in the main collections, in bot_logs, or not at all")
+    retention_days: int = Field(0, ge=0, description="raw events older than this are deleted (0: kept)")
 
     drainer_id: str | None = Field(None, description="stable drainer id (default: host name)")
     heartbeat_s: float = Field(5.0, gt=0, description="drainer heartbeat period; dead after 3 missed")

@@ -10,7 +10,7 @@ from redis import Redis
 from footfall import keys
 from footfall.schemas import COLLECTIONS, STREAMS
 from footfall.settings import Settings
-from footfall.stores import StoreUnavailable, open_store
+from footfall.stores import StoreUnavailable, store_from
 
 
 def gather(settings: Settings) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def gather(settings: Settings) -> dict[str, Any]:
         redis.close()
     store: dict[str, Any] = {"url": _redact(settings.store_url)}
     try:
-        db = open_store(settings.store_url, mongo_timeout_ms=settings.mongo_timeout_ms)
+        db = store_from(settings)
         try:
             store["documents"] = {c: db.count(c) for c in COLLECTIONS}
         finally:

@@ -10,7 +10,7 @@ from mockupdb import MockupDB, OpMsg, go
 from stores import log_doc
 
 from footfall.progress import PROGRESS_COLLECTIONS
-from footfall.schemas import STREAMS, mongo_validator
+from footfall.schemas import RAW_AGE, STREAMS, mongo_validator
 from footfall.stores import StoreUnavailable
 from footfall.stores.mongo import MongoStore, validators
 
@@ -36,6 +36,39 @@ def command(request: Any) -> str:
     return next(iter(request.doc))
 
 
+def expect(server: MockupDB, name: str) -> Any:
+    request = server.receives()
+    assert command(request) == name, request
+    return request
+
+
+def answer_no_indexes(server: MockupDB) -> None:
+    listing = expect(server, "listIndexes")
+    listing.ok(cursor={"id": 0, "ns": f"footfall.{listing.doc['listIndexes']}", "firstBatch": []})
+
+
+def test_a_retention_period_is_a_ttl_index_on_each_raw_collection(server: MockupDB) -> None:
+    store = MongoStore(f"{server.uri}/footfall", timeout_ms=2000, retention_days=30)
+    future = go(store.init)
+    server.receives(OpMsg("listCollections")).ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": []})
+    ttl = {}
+    for _ in COLLECTIONS:
+        create = server.receives()
+        create.ok()
+        expect(server, "createIndexes").ok()
+        if create.doc["create"] in RAW_AGE:
+            answer_no_indexes(server)
+            index = expect(server, "createIndexes")
+            [spec] = index.doc["indexes"]
+            ttl[create.doc["create"]] = (dict(spec["key"]), spec["expireAfterSeconds"], spec["name"])
+            index.ok()
+    future()
+    store.client.close()
+    assert ttl["website_logs"] == ({"received_at": 1}, 30 * 86_400, "retention")
+    assert ttl["dead_letters"] == ({"failed_at": 1}, 30 * 86_400, "retention")
+    assert set(ttl) == set(RAW_AGE)
+
+
 def test_init_creates_each_collection_with_its_generated_validator_and_indexes(
         server: MockupDB, store: MongoStore) -> None:
     future = go(store.init)
@@ -58,6 +91,8 @@ def test_init_creates_each_collection_with_its_generated_validator_and_indexes(
             assert names == {"timestamp": {"timestamp": 1}, "site_time": {"site": 1, "timestamp": 1},
                              "user": {"user_id": 1}, "event_name": {"event_name": 1}}
         indexes.ok()
+        if create.doc["create"] in RAW_AGE:
+            answer_no_indexes(server)
     future()
     assert set(created) == set(COLLECTIONS)
     for stream in STREAMS.values():
@@ -75,6 +110,8 @@ def test_init_again_updates_validators_in_place(server: MockupDB, store: MongoSt
         indexes = server.receives()
         assert command(indexes) == "createIndexes"
         indexes.ok()
+        if mod.doc["collMod"] in RAW_AGE:
+            answer_no_indexes(server)
     future()
 
 

@@ -215,3 +215,15 @@ def test_learners_and_courses_are_kept_apart(store: Store) -> None:
     assert view(store)["completed"] is True
     assert view(store, user="7")["completed"] is False
     assert view(store, foss="Python")["minutes_watched"] == 1
+
+
+def test_prune_and_forget(store: Store) -> None:
+    old = datetime(2025, 1, 1, tzinfo=UTC)  # log_doc's events are received in March 2026
+    store.insert("website_logs", [log_doc(0, received_at=old, user_id="42"), log_doc(1, user_id="42"),
+                                  log_doc(2, user_id="7")])
+    assert store.prune(datetime(2026, 1, 1, tzinfo=UTC))["website_logs"] == 1
+    fold(store, watch_minutes([0], user="42"))
+    deleted = store.forget("42")
+    assert deleted["website_logs"] == 1 and deleted["tutorial_progress"] == 1
+    assert [d["user_id"] for d in store.find("website_logs")] == ["7"]
+    assert store.forget("42", site="elsewhere")["website_logs"] == 0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from footfall.progress import ResumeFold, TutorialFold
+    from footfall.settings import Settings
 
 
 class StoreUnavailable(Exception):
@@ -75,6 +76,12 @@ class Store(Protocol):
                  ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One learner's tutorial documents in a course, and where to resume it."""
 
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete raw events received before `before` (dead letters: failed before); counts per collection."""
+
+    def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
+        """Erase one user's events and progress (right to erasure); counts per collection."""
+
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
 
@@ -88,7 +95,14 @@ def check_scalars(equals: dict[str, Any]) -> None:
             raise TypeError(f"{name}: look-ups take scalar values, not {type(value).__name__}")
 
 
-def open_store(url: str, *, mongo_write_concern: str = "majority", mongo_timeout_ms: int = 5000) -> Store:
+def store_from(settings: Settings) -> Store:
+    """The configured store."""
+    return open_store(settings.store_url, mongo_write_concern=settings.mongo_write_concern,
+                      mongo_timeout_ms=settings.mongo_timeout_ms, retention_days=settings.retention_days)
+
+
+def open_store(url: str, *, mongo_write_concern: str = "majority", mongo_timeout_ms: int = 5000,
+               retention_days: int = 0) -> Store:
     if url.startswith("sqlite://"):
         from footfall.stores.sqlite import SQLiteStore
 
@@ -96,5 +110,6 @@ def open_store(url: str, *, mongo_write_concern: str = "majority", mongo_timeout
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from footfall.stores.mongo import MongoStore
 
-        return MongoStore(url, write_concern=mongo_write_concern, timeout_ms=mongo_timeout_ms)
+        return MongoStore(url, write_concern=mongo_write_concern, timeout_ms=mongo_timeout_ms,
+                          retention_days=retention_days)
     raise ValueError(f"FOOTFALL_STORE_URL must start with sqlite:// or mongodb://, not {url.split(':')[0]!r}")

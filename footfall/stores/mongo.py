@@ -18,9 +18,10 @@ from pymongo.write_concern import WriteConcern
 
 from footfall import progress
 from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
-from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, STREAMS, mongo_validator
+from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator
 from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
 
+RETENTION_INDEX = "retention"
 NAMESPACE_EXISTS = 48
 DUPLICATE_KEY = 11000
 DOCUMENT_VALIDATION_FAILURE = 121
@@ -48,7 +49,8 @@ def validators() -> dict[str, dict[str, Any]]:
 
 class MongoStore:
     def __init__(self, url: str, *, write_concern: str = "majority", timeout_ms: int = 5000,
-                 client: MongoClient[dict[str, Any]] | None = None) -> None:
+                 retention_days: int = 0, client: MongoClient[dict[str, Any]] | None = None) -> None:
+        self.retention_days = retention_days
         self.client: MongoClient[dict[str, Any]] = client or MongoClient(
             url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
             socketTimeoutMS=timeout_ms * 4, retryWrites=True, appname="footfall",
@@ -78,8 +80,22 @@ class MongoStore:
                     self.db[name].create_indexes(LEARNER_INDEX)
                 else:
                     self.db[name].create_indexes(INDEXES)
+                if name in RAW_AGE:
+                    self._retention(name, RAW_AGE[name])
         except PyMongoError as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def _retention(self, collection: str, age: str) -> None:
+        """A TTL index deletes raw events after FOOTFALL_RETENTION_DAYS; changed in place, removed at 0."""
+        existing = self.db[collection].index_information().get(RETENTION_INDEX)
+        seconds = self.retention_days * 86_400
+        if not seconds:
+            if existing:
+                self.db[collection].drop_index(RETENTION_INDEX)
+        elif existing is None:
+            self.db[collection].create_index([(age, ASCENDING)], name=RETENTION_INDEX, expireAfterSeconds=seconds)
+        elif existing.get("expireAfterSeconds") != seconds:
+            self.db.command("collMod", collection, index={"name": RETENTION_INDEX, "expireAfterSeconds": seconds})
 
     def insert(self, collection: str, docs: Sequence[dict[str, Any]],
                encoded: Sequence[bytes | None] | None = None) -> WriteResult:
@@ -160,6 +176,23 @@ class MongoStore:
         query = {k: {"$eq": v} for k, v in zip(IDENTITY[:4], (site, user_id, foss, language), strict=True)}
         try:
             return list(self.db[TUTORIALS].find(query)), self.db[RESUME].find_one(query)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        try:
+            return {name: self.db[name].delete_many({age: {"$lt": before}}).deleted_count
+                    for name, age in RAW_AGE.items()}
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+    def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
+        query: dict[str, Any] = {"user_id": {"$eq": user_id}}
+        if site is not None:
+            query["site"] = {"$eq": site}
+        names = [n for n in RAW_AGE if n != DEAD_LETTERS] + list(PROGRESS_COLLECTIONS)
+        try:
+            return {name: self.db[name].delete_many(query).deleted_count for name in names}
         except PyMongoError as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
 

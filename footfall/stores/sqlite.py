@@ -20,6 +20,7 @@ from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS,
 from footfall.schemas import (
     COLLECTIONS,
     DEAD_LETTERS,
+    RAW_AGE,
     STREAMS,
     Invalid,
     encode,
@@ -236,6 +237,33 @@ class SQLiteStore:
         resume = self._query(f'SELECT doc FROM "{RESUME}" WHERE {where}', args)
         return ([_progress_times(orjson.loads(r[0])) for r in rows],
                 _progress_times(orjson.loads(resume[0][0])) if resume else None)
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        cutoff = format_datetime(before)
+
+        def work() -> dict[str, int]:
+            return {name: self.db.execute(f'DELETE FROM "{name}" WHERE {_json_path(age)} < ?', (cutoff,)).rowcount
+                    for name, age in RAW_AGE.items()}
+
+        return self._transaction(work)
+
+    def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
+        def work() -> dict[str, int]:
+            counts = {}
+            for name in RAW_AGE:
+                if name == DEAD_LETTERS:
+                    continue
+                where, args = f"{_json_path('user_id')} = ?", [user_id]
+                if site is not None:
+                    where, args = f"{where} AND {_json_path('site')} = ?", [user_id, site]
+                counts[name] = self.db.execute(f'DELETE FROM "{name}" WHERE {where}', args).rowcount
+            for name in PROGRESS_COLLECTIONS:
+                where = "user_id = ?" + (" AND site = ?" if site is not None else "")
+                args = [user_id] + ([site] if site is not None else [])
+                counts[name] = self.db.execute(f'DELETE FROM "{name}" WHERE {where}', args).rowcount
+            return counts
+
+        return self._transaction(work)
 
     def ping(self) -> None:
         self._query("SELECT 1")
