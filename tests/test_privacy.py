@@ -30,7 +30,8 @@ def client_for(settings: Settings, sites: Sites, peer: str = "81.2.69.160", **ov
 
 
 def post(client: TestClient, events: list[dict[str, Any]], **headers: str) -> Any:
-    return client.post("/v1/events", content=orjson.dumps(browser_batch(events)), headers={**BROWSER_HEADERS, **headers})
+    body = orjson.dumps(browser_batch(events))
+    return client.post("/v1/events", content=body, headers={**BROWSER_HEADERS, **headers})
 
 
 def queued(redis: Redis, stream: str = "website_logs") -> list[dict[str, Any]]:
