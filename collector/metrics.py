@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
@@ -34,14 +34,18 @@ class QueueState(Collector):
                 pipe.llen(keys.queue(stream))
                 pipe.lindex(keys.queue(stream), -1)
             pipe.hgetall(keys.STATS)
+            pipe.smembers(keys.DRAINERS)
             replies = await pipe.execute()
+        drainers = sorted(d.decode() for d in replies[-1])
+        beats = await redis.mget([keys.heartbeat(d) for d in drainers]) if drainers else []
         now = time.time()
         depth, age = {}, {}
         for i, stream in enumerate(STREAMS):
             depth[stream] = replies[2 * i]
             age[stream] = _age(replies[2 * i + 1], now)
-        stats = {k.decode(): int(v) for k, v in replies[-1].items()}
-        self.snapshot = {"depth": depth, "age": age, "stats": stats}
+        stats = {k.decode(): float(v) for k, v in replies[-2].items()}
+        backoff = {d: orjson.loads(b).get("backoff", {}) for d, b in zip(drainers, beats, strict=True) if b}
+        self.snapshot = {"depth": depth, "age": age, "stats": stats, "backoff": backoff}
 
     def collect(self) -> Iterator[Any]:
         if not self.snapshot:
@@ -54,11 +58,28 @@ class QueueState(Collector):
             age.add_metric([stream], self.snapshot["age"][stream])
         yield depth
         yield age
+        stats = self.snapshot["stats"]
         for counter, help_text in DRAINER_COUNTERS.items():
             family = CounterMetricFamily(f"footfall_events_{counter}", help_text, labels=["stream"])
             for stream in STREAMS:
-                family.add_metric([stream], self.snapshot["stats"].get(keys.stat(counter, stream), 0))
+                family.add_metric([stream], stats.get(keys.stat(counter, stream), 0))
             yield family
+        writes = SummaryMetricFamily("footfall_store_write_seconds", "time to store a batch (all drainers)",
+                                     labels=["stream"])
+        for stream in STREAMS:
+            writes.add_metric([stream], stats.get(keys.stat("writes", stream), 0),
+                              stats.get(keys.stat("write_seconds", stream), 0.0))
+        yield writes
+        alive = GaugeMetricFamily("footfall_drainers", "drainers with a live heartbeat")
+        alive.add_metric([], len(self.snapshot["backoff"]))
+        yield alive
+        backoff = GaugeMetricFamily("footfall_drainer_backoff_seconds",
+                                    "how long a drainer is waiting before retrying the store (0: writing)",
+                                    labels=["drainer", "stream"])
+        for drainer, streams in self.snapshot["backoff"].items():
+            for stream, seconds in streams.items():
+                backoff.add_metric([drainer, stream], seconds)
+        yield backoff
 
 
 def _age(raw: bytes | None, now: float) -> float:

@@ -179,17 +179,19 @@ class StreamWorker:
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,
                         extra={"stream": self.stream.name})
         self.retry(lambda: self.queue.ack(decoded.size))
-        self.count(result, len(letters))
+        self.count(result, len(letters), time.perf_counter() - started)
         log.debug("wrote batch", extra={"stream": self.stream.name, "events": decoded.size,
                                         "ms": round((time.perf_counter() - started) * 1000, 2)})
 
-    def count(self, result: WriteResult, dead: int) -> None:
+    def count(self, result: WriteResult, dead: int, seconds: float) -> None:
         name = self.stream.name
         try:
             with self.drainer.redis.pipeline(transaction=False) as pipe:
                 pipe.hincrby(keys.STATS, keys.stat("drained", name), result.inserted)
                 pipe.hincrby(keys.STATS, keys.stat("duplicates", name), result.duplicates)
                 pipe.hincrby(keys.STATS, keys.stat("dead_lettered", name), dead)
+                pipe.hincrby(keys.STATS, keys.stat("writes", name), 1)
+                pipe.hincrbyfloat(keys.STATS, keys.stat("write_seconds", name), seconds)
                 pipe.execute()
         except RedisError as exc:  # counters are best effort; the events are safe
             log.warning("could not update counters: %s", exc)

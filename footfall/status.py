@@ -16,14 +16,16 @@ from footfall.stores import StoreUnavailable, store_from
 def gather(settings: Settings) -> dict[str, Any]:
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     try:
-        stats = {k.decode(): int(v) for k, v in redis.hgetall(keys.STATS).items()}
+        stats = {k.decode(): float(v) for k, v in redis.hgetall(keys.STATS).items()}
         streams = {}
         for stream in STREAMS:
             in_flight = sum(redis.llen(k) for k in redis.scan_iter(match=keys.processing(stream, "*")))
             streams[stream] = {
                 "waiting": redis.llen(keys.queue(stream)),
                 "in_flight": in_flight,
-                **{c: stats.get(keys.stat(c, stream), 0) for c in ("drained", "duplicates", "dead_lettered")},
+                **{c: int(stats.get(keys.stat(c, stream), 0)) for c in ("drained", "duplicates", "dead_lettered")},
+                "write_ms_mean": round(1000 * stats.get(keys.stat("write_seconds", stream), 0.0)
+                                       / max(1.0, stats.get(keys.stat("writes", stream), 0.0)), 2),
             }
         drainers = {}
         for raw in redis.smembers(keys.DRAINERS):

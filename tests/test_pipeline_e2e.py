@@ -105,7 +105,7 @@ def test_several_drainers_at_once_store_each_event_once(
     random.shuffle(events)
     assert send(collector_url, events, batch=250) == 5000
     wait_until(lambda: store.count("website_logs") == 5000, timeout=60, what="every event to be stored")
-    stats = {k.decode(): int(v) for k, v in redis.hgetall(keys.STATS).items()}
+    stats = {k.decode(): float(v) for k, v in redis.hgetall(keys.STATS).items()}
     assert stats["drained:website_logs"] == 5000 and stats.get("duplicates:website_logs", 0) == 0
 
 
@@ -118,7 +118,7 @@ def test_status_json_reports_queues_drainers_and_documents(
     assert status["streams"]["website_logs"]["waiting"] == 3
     assert status["streams"]["website_logs"]["in_flight"] == 0
     assert status["dead_letters"] == 0
-    assert status["store"]["documents"] == {"website_logs": 0, "exit_links": 0, "progress_events": 0,
+    assert status["store"]["documents"] == {"website_logs": 0, "exit_links": 0, "progress_events": 0, "bot_logs": 0,
                                             "dead_letters": 0}
     drained = subprocess.run([sys.executable, "-m", "footfall.cli", "drainer", "--id", "x", "--until-empty"],
                              env=env_of(settings), capture_output=True, timeout=60)
@@ -126,4 +126,32 @@ def test_status_json_reports_queues_drainers_and_documents(
     status = orjson.loads(subprocess.run([sys.executable, "-m", "footfall.cli", "status", "--json"],
                                          env=env_of(settings), capture_output=True, check=True).stdout)
     assert status["streams"]["website_logs"]["drained"] == 3
+    assert status["streams"]["website_logs"]["write_ms_mean"] > 0
     assert status["store"]["documents"]["website_logs"] == 3
+
+
+def test_metrics_show_store_write_latency_and_each_drainers_backoff(
+        settings: Settings, collector_url: str, start_drainer: Callable[..., Process], store: Store) -> None:
+    import sqlite3
+
+    start_drainer("d1")
+    send(collector_url, [page_view() for _ in range(10)])
+    wait_until(lambda: store.count("website_logs") == 10, what="events to be stored")
+    text = httpx.get(f"{collector_url}/metrics").text
+    assert 'footfall_store_write_seconds_count{stream="website_logs"}' in text
+    assert "footfall_drainers 1.0" in text
+    blocker = sqlite3.connect(settings.store_url.removeprefix("sqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        send(collector_url, [page_view()])
+
+        def backing_off() -> bool:
+            metrics = httpx.get(f"{collector_url}/metrics").text
+            line = next((m for m in metrics.splitlines()
+                         if m.startswith('footfall_drainer_backoff_seconds{drainer="d1",stream="website_logs"}')), "")
+            return bool(line) and float(line.split()[-1]) > 0
+
+        wait_until(backing_off, what="the drainer's backoff to show in the metrics")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
