@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
+import orjson
+import pytest
+import yaml
+from conftest import BROWSER_HEADERS, KEY, page_view, wait_until
 from redis import Redis
 
-from footfall.redis_server import RedisServer
+from footfall import cli
+from footfall.redis_server import RedisServer, free_port
 from footfall.settings import Settings
+from footfall.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +45,114 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test    #" in readme
     assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
+
+
+# --- deploy/: nginx, systemd, and the compose topology run as plain processes ---------------------------
+
+def nginx_conf(folder: Path, upstream: str, listen: int | None = None) -> Path:
+    """The shipped site config inside a minimal main config (and on a free port, to run it)."""
+    site = (ROOT / "deploy" / "nginx" / "footfall.conf").read_text()
+    if listen is not None:
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    (folder / "footfall.conf").write_text(site)
+    (folder / "upstream.conf").write_text(upstream)
+    main = folder / "nginx.conf"
+    main.write_text(f"user root;\nworker_processes 1;\nerror_log {folder}/error.log;\npid {folder}/nginx.pid;\n"
+                    f"events {{}}\nhttp {{\n  access_log off;\n  include {folder}/upstream.conf;\n"
+                    f"  include {folder}/footfall.conf;\n}}\n")
+    return main
+
+
+def test_the_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
+    main = nginx_conf(tmp_path, (ROOT / "deploy" / "nginx" / "upstream.conf").read_text())
+    result = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True)
+    assert result.returncode == 0 and "syntax is ok" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("unit", ["footfall-collector@.service", "footfall-drainer@.service"])
+def test_the_systemd_units_verify_and_run_real_commands(tmp_path: Path, unit: str) -> None:
+    text = (ROOT / "deploy" / "systemd" / unit).read_text()
+    local = (text.replace("/opt/footfall/venv/bin/footfall", shutil.which("footfall") or "footfall")
+             .replace("User=footfall", "User=root").replace("Group=footfall", "Group=root")
+             .replace("EnvironmentFile=/", "EnvironmentFile=-/"))
+    (tmp_path / unit).write_text(local)
+    instance = unit.replace("@.", "@8001.")
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / instance)], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    args = exec_start.split()[1:]
+    parsed = cli.parser().parse_args([a.replace("%i", "8001").replace("%H", "host") for a in args])
+    assert parsed.command in ("collector", "drainer")
+    assert set((ROOT / "deploy" / "footfall.env").read_text().split("FOOTFALL_")[1:])  # documented env file
+
+
+def test_the_compose_topology_runs_as_plain_processes(tmp_path: Path, sites_file: Path) -> None:
+    """compose.yaml's services, as processes: Redis on the shipped redis.conf, init-db, two collectors behind a
+    real nginx with the shipped site config, two drainers; SQLite stands in for MongoDB (no server here)."""
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    ours = {name: s["command"] for name, s in services.items() if "build" in s}
+    assert sorted(ours) == ["collector1", "collector2", "drainer1", "drainer2", "init-db"]
+    assert services["redis"]["command"][1] == "/usr/local/etc/redis/redis.conf"
+    redis = RedisServer(tmp_path / "redis", config=ROOT / "deploy" / "redis.conf").start()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_")},
+           **services["collector1"]["environment"],
+           "FOOTFALL_REDIS_URL": redis.url, "FOOTFALL_STORE_URL": f"sqlite:///{tmp_path / 'footfall.db'}",
+           "FOOTFALL_SITES": str(sites_file), "FOOTFALL_TRUSTED_PROXIES": "127.0.0.1/32", "FOOTFALL_LINGER_MS": "50"}
+    processes: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
+
+    def run(command: list[str]) -> subprocess.Popen[bytes]:
+        if command[0] == "collector":  # each its own port here, as each its own container there
+            ports.append(free_port())
+            command = [*command[:command.index("--port")], "--port", str(ports[-1])]
+            command = [c if c != "0.0.0.0" else "127.0.0.1" for c in command]
+        process = subprocess.Popen([sys.executable, "-m", "footfall.cli", *command], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=(tmp_path / f"{command[0]}.log").open("ab"))
+        processes.append(process)
+        return process
+
+    try:
+        assert run(ours["init-db"]).wait(60) == 0
+        for name in ("collector1", "collector2", "drainer1", "drainer2"):
+            run(ours[name])
+        upstream = compose["configs"]["upstream"]["content"]
+        for name, port in zip(("collector1", "collector2"), ports, strict=True):
+            upstream = upstream.replace(f"{name}:8000", f"127.0.0.1:{port}")
+        entry = free_port()
+        main = nginx_conf(tmp_path, upstream, listen=entry)
+        processes.append(subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off;"]))
+        for port in (*ports, entry):
+            wait_until(lambda port=port: _answers(f"http://127.0.0.1:{port}/healthz"), what=f"port {port}")
+        # a client on another loopback address, forging X-Forwarded-For: nginx replaces it with the truth
+        transport = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=f"http://127.0.0.1:{entry}", transport=transport) as client:
+            for _ in range(20):
+                response = client.post("/v1/events", headers={**BROWSER_HEADERS, "X-Forwarded-For": "6.6.6.6"},
+                                       content=orjson.dumps({"key": KEY, "events": [page_view()] * 5}))
+                assert response.status_code == 202, response.text
+            assert client.get("/footfall.js").headers["cache-control"].startswith("max-age=86400")
+        store = SQLiteStore(str(tmp_path / "footfall.db"))
+        wait_until(lambda: store.count("website_logs") == 100, what="all events through nginx to be stored")
+        assert {d["ip"] for d in store.find("website_logs")} == {"127.0.0.2"}
+        served = [_accepted(f"http://127.0.0.1:{port}") for port in ports]
+        assert all(served) and sum(served) == 100, served  # both collectors took traffic
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+        redis.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _accepted(url: str) -> int:
+    text = httpx.get(f"{url}/metrics").text
+    line = next((m for m in text.splitlines() if m.startswith("footfall_events_accepted_total{")), "0 0")
+    return int(float(line.split()[-1]))
