@@ -8,6 +8,7 @@ only after Redis has it. Nothing a client sends can make it answer 500.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -30,7 +31,7 @@ from collector.enrich import Geo, agent_parser
 from collector.metrics import Metrics
 from collector.progress import ProgressAPI, Refused, progress_routes
 from collector.queue import EventQueue, Limits, QueueFull, QueueUnavailable, RateLimited
-from footfall import tokens
+from footfall import keys, tokens
 from footfall.addresses import anonymize, client_ip, valid_ip
 from footfall.schemas import BOT_LOGS, WEBSITE_LOGS, Invalid, Source, encode, incoming_json_schema, validate_incoming
 from footfall.settings import STATIC, Settings
@@ -198,13 +199,20 @@ class Collector:
         for stream, n in batch.tally.items():
             self.metrics.accepted.labels(stream, source).inc(n)
         if batch.rejected:
-            self.metrics.rejected.labels("invalid").inc(len(batch.rejected))
+            await self.count_rejected("invalid", len(batch.rejected))
         accepted = sum(batch.tally.values())
         status = 400 if batch.rejected and not accepted and not batch.ignored else 202
         body: dict[str, Any] = {"accepted": accepted, "rejected": batch.rejected}
         if batch.ignored:
             body["ignored"] = batch.ignored
         return _json(status, body)
+
+    async def count_rejected(self, reason: str, n: int = 1) -> None:
+        """In this process's metrics, and in Redis for `footfall status` (unless Redis is what failed)."""
+        self.metrics.rejected.labels(reason).inc(n)
+        if reason != "unavailable":
+            with contextlib.suppress(RedisError):
+                await self.redis.hincrby(keys.STATS, keys.stat("rejected", reason), n)
 
     def user_of(self, site: Site, token: str | None) -> tokens.User | None:
         """The learner a valid token names; a bad token makes the events anonymous, never rejected."""
@@ -264,8 +272,8 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             return {"Vary": "Origin"}
         return {"Access-Control-Allow-Origin": origin or "", "Vary": "Origin"}
 
-    def refused(exc: Reject, extra: dict[str, str] | None = None) -> Response:
-        metrics.rejected.labels(exc.reason).inc()
+    async def refused(exc: Reject, extra: dict[str, str] | None = None) -> Response:
+        await collector.count_rejected(exc.reason)
         return _json(exc.status, {"error": exc.message}, {**exc.headers, **(extra or {})})
 
     @app.options("/v1/events", include_in_schema=False)
@@ -308,7 +316,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             response.headers.update(cors(origin))
             return response
         except Reject as exc:
-            return refused(exc, cors(origin))
+            return await refused(exc, cors(origin))
         finally:
             metrics.latency.labels("events").observe(time.perf_counter() - started)
 
@@ -330,7 +338,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             peer = request.client.host if request.client else None  # the site's server: its IP, not its users'
             return await collector.queue_batch(batch, "server", peer, site)
         except Reject as exc:
-            return refused(exc)
+            return await refused(exc)
         finally:
             metrics.latency.labels("server-events").observe(time.perf_counter() - started)
 

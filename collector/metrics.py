@@ -13,7 +13,8 @@ from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from footfall import keys
-from footfall.schemas import STREAMS, parse_datetime
+from footfall.schemas import STREAMS
+from footfall.status import oldest_age
 
 DRAINER_COUNTERS = {
     "drained": "events written to the store",
@@ -42,7 +43,7 @@ class QueueState(Collector):
         depth, age = {}, {}
         for i, stream in enumerate(STREAMS):
             depth[stream] = replies[2 * i]
-            age[stream] = _age(replies[2 * i + 1], now)
+            age[stream] = oldest_age(replies[2 * i + 1], now)
         stats = {k.decode(): float(v) for k, v in replies[-2].items()}
         backoff = {d: orjson.loads(b).get("backoff", {}) for d, b in zip(drainers, beats, strict=True) if b}
         self.snapshot = {"depth": depth, "age": age, "stats": stats, "backoff": backoff}
@@ -80,17 +81,6 @@ class QueueState(Collector):
             for stream, seconds in streams.items():
                 backoff.add_metric([drainer, stream], seconds)
         yield backoff
-
-
-def _age(raw: bytes | None, now: float) -> float:
-    """Seconds since the oldest waiting event was received (0 when the stream is empty)."""
-    if not raw:
-        return 0.0
-    try:
-        received = orjson.loads(raw)["received_at"]
-        return max(0.0, now - parse_datetime(received).timestamp())
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return 0.0
 
 
 class Metrics:

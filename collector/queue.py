@@ -17,6 +17,8 @@ from redis.exceptions import RedisError
 from footfall import keys
 
 PUSH = """
+-- KEYS: ip window, site window, stats hash, then one queue per stream
+-- ARGV: ip limit, site limit, window seconds, max queue, then per stream its name and count, then the events
 local window, max_queue = tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 1, 2 do
   local limit = tonumber(ARGV[i])
@@ -26,19 +28,20 @@ for i = 1, 2 do
     if n > limit then return {-i, redis.call('TTL', KEYS[i])} end
   end
 end
-local streams = #KEYS - 2
+local streams = #KEYS - 3
 for q = 1, streams do
-  if redis.call('LLEN', KEYS[2 + q]) >= max_queue then return {0, q} end
+  if redis.call('LLEN', KEYS[3 + q]) >= max_queue then return {0, q} end
 end
-local at = 5 + streams
+local at = 5 + 2 * streams
 for q = 1, streams do
-  local n = tonumber(ARGV[4 + q])
+  local n = tonumber(ARGV[4 + 2 * q])
   local done = 0
   while done < n do
     local m = math.min(n - done, 1000)
-    redis.call('LPUSH', KEYS[2 + q], unpack(ARGV, at + done, at + done + m - 1))
+    redis.call('LPUSH', KEYS[3 + q], unpack(ARGV, at + done, at + done + m - 1))
     done = done + m
   end
+  redis.call('HINCRBY', KEYS[3], 'accepted:' .. ARGV[3 + 2 * q], n)
   at = at + n
 end
 return {1, 0}
@@ -80,10 +83,12 @@ class EventQueue:
         """Queue every event or raise QueueFull, RateLimited or QueueUnavailable (then nothing is queued)."""
         window = int(time.time()) // WINDOW_S
         streams = list(by_stream)
-        script_keys = [keys.rate("ip", ip or "unknown", window), keys.rate("site", site, window),
+        script_keys = [keys.rate("ip", ip or "unknown", window), keys.rate("site", site, window), keys.STATS,
                        *(keys.queue(s) for s in streams)]
-        args: list[int | bytes] = [self.limits.per_ip, self.limits.per_site, WINDOW_S + 1, self.limits.max_queue,
-                                   *(len(by_stream[s]) for s in streams)]
+        args: list[int | str | bytes] = [self.limits.per_ip, self.limits.per_site, WINDOW_S + 1,
+                                         self.limits.max_queue]
+        for s in streams:
+            args += [s, len(by_stream[s])]
         for s in streams:
             args.extend(by_stream[s])
         try:

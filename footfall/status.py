@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 from redis import Redis
 
 from footfall import keys
-from footfall.schemas import COLLECTIONS, STREAMS
+from footfall.schemas import COLLECTIONS, STREAMS, parse_datetime
 from footfall.settings import Settings
 from footfall.stores import StoreUnavailable, store_from
 
@@ -18,11 +19,15 @@ def gather(settings: Settings) -> dict[str, Any]:
     try:
         stats = {k.decode(): float(v) for k, v in redis.hgetall(keys.STATS).items()}
         streams = {}
+        now = time.time()
         for stream in STREAMS:
             in_flight = sum(redis.llen(k) for k in redis.scan_iter(match=keys.processing(stream, "*")))
+            oldest = redis.lindex(keys.queue(stream), -1)
             streams[stream] = {
                 "waiting": redis.llen(keys.queue(stream)),
+                "oldest_age_s": round(oldest_age(oldest, now), 3),
                 "in_flight": in_flight,
+                "accepted": int(stats.get(keys.stat("accepted", stream), 0)),
                 **{c: int(stats.get(keys.stat(c, stream), 0)) for c in ("drained", "duplicates", "dead_lettered")},
                 "write_ms_mean": round(1000 * stats.get(keys.stat("write_seconds", stream), 0.0)
                                        / max(1.0, stats.get(keys.stat("writes", stream), 0.0)), 2),
@@ -43,7 +48,18 @@ def gather(settings: Settings) -> dict[str, Any]:
     except StoreUnavailable as exc:
         store["error"] = str(exc)
     dead = store.get("documents", {}).get("dead_letters")
-    return {"streams": streams, "dead_letters": dead, "drainers": drainers, "store": store}
+    rejected = {k.split(":", 1)[1]: int(v) for k, v in stats.items() if k.startswith("rejected:")}
+    return {"streams": streams, "rejected": rejected, "dead_letters": dead, "drainers": drainers, "store": store}
+
+
+def oldest_age(raw: bytes | None, now: float) -> float:
+    """Seconds since the oldest waiting event was received (0 when the stream is empty)."""
+    if not raw:
+        return 0.0
+    try:
+        return max(0.0, now - parse_datetime(orjson.loads(raw)["received_at"]).timestamp())
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def _redact(url: str) -> str:
@@ -55,10 +71,12 @@ def _redact(url: str) -> str:
 
 
 def render(status: dict[str, Any]) -> str:
-    lines = [f"{'stream':<20}{'waiting':>10}{'in flight':>11}{'drained':>10}{'dupes':>8}{'dead':>7}"]
+    lines = [f"{'stream':<20}{'accepted':>10}{'waiting':>9}{'oldest s':>10}{'in flight':>11}{'drained':>10}"
+             f"{'dupes':>8}{'dead':>7}{'write ms':>10}"]
     for name, s in status["streams"].items():
-        lines.append(f"{name:<20}{s['waiting']:>10}{s['in_flight']:>11}{s['drained']:>10}"
-                     f"{s['duplicates']:>8}{s['dead_lettered']:>7}")
+        lines.append(f"{name:<20}{s['accepted']:>10}{s['waiting']:>9}{s['oldest_age_s']:>10.1f}{s['in_flight']:>11}"
+                     f"{s['drained']:>10}{s['duplicates']:>8}{s['dead_lettered']:>7}{s['write_ms_mean']:>10.2f}")
+    lines.append("rejected: " + (", ".join(f"{r}={n}" for r, n in status["rejected"].items()) or "none"))
     lines.append(f"drainers: {', '.join(status['drainers']) or 'none'}")
     store = status["store"]
     if "error" in store:

@@ -112,12 +112,15 @@ def test_several_drainers_at_once_store_each_event_once(
 def test_status_json_reports_queues_drainers_and_documents(
         settings: Settings, redis: Redis, collector_url: str, store: Store) -> None:
     send(collector_url, [page_view() for _ in range(3)])
+    httpx.post(f"{collector_url}/v1/events", content=b"{", headers=BROWSER_HEADERS)
     result = subprocess.run([sys.executable, "-m", "footfall.cli", "status", "--json"], env=env_of(settings),
                             capture_output=True, check=True, timeout=30)
     status = orjson.loads(result.stdout)
     assert status["streams"]["website_logs"]["waiting"] == 3
+    assert status["streams"]["website_logs"]["accepted"] == 3
+    assert status["streams"]["website_logs"]["oldest_age_s"] >= 0
     assert status["streams"]["website_logs"]["in_flight"] == 0
-    assert status["dead_letters"] == 0
+    assert status["dead_letters"] == 0 and status["rejected"] == {"malformed": 1}
     assert status["store"]["documents"] == {"website_logs": 0, "exit_links": 0, "progress_events": 0, "bot_logs": 0,
                                             "dead_letters": 0}
     drained = subprocess.run([sys.executable, "-m", "footfall.cli", "drainer", "--id", "x", "--until-empty"],
