@@ -25,7 +25,8 @@ from footfall.stores import Store
 
 
 class Sender:
-    """Keeps posting batches of page views from a thread; remembers the ids the collector accepted."""
+    """Keeps posting batches of page views from a thread, as the tracker does: a batch answered 503 is sent
+    again, the same events with the same ids (a 503 can follow a push that landed: at-least-once)."""
 
     def __init__(self, url: str, total: int, batch: int = 500, pause_s: float = 0.0) -> None:
         self.url, self.total, self.batch, self.pause_s = url, total, batch, pause_s
@@ -35,11 +36,13 @@ class Sender:
 
     def run(self) -> None:
         with httpx.Client(base_url=self.url, headers=BROWSER_HEADERS, timeout=10) as client:
+            events: list[dict[str, object]] = []
             while len(self.accepted) < self.total:
-                events = [page_view(event_id=str(uuid.uuid4())) for _ in range(self.batch)]
+                events = events or [page_view(event_id=str(uuid.uuid4())) for _ in range(self.batch)]
                 response = client.post("/v1/events", content=orjson.dumps(browser_batch(events)))
                 if response.status_code == 202:
-                    self.accepted.update(e["event_id"] for e in events)
+                    self.accepted.update(str(e["event_id"]) for e in events)
+                    events = []
                 else:
                     assert response.status_code == 503 and response.headers["retry-after"], response.text
                     self.refused += 1
