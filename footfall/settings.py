@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     )
     ua_cache_size: int = Field(4096, ge=0, description="parsed user agents kept in memory")
 
-    rate_limit_ip: int = Field(1200, ge=0, description="requests a minute from one client IP (0: no limit)")
+    rate_limit_ip: int = Field(6000, ge=0, description="requests a minute from one client IP (0: no limit)")
     rate_limit_site: int = Field(0, ge=0, description="requests a minute for one site (0: no limit)")
 
     ip_anonymize: Literal["none", "truncate", "drop"] = Field(
