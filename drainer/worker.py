@@ -122,6 +122,8 @@ class StreamWorker:
                     if pending is not None:
                         pending.result()
                         pending = None
+                    if self.drainer.stopping.is_set():
+                        break  # stopping: the next start re-drives what is in flight
                     self.drainer.aborting.wait(0.5)
                     self.redrive()
                     continue
