@@ -303,7 +303,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             if not site.allows_origin(origin):
                 raise Reject(403, "forbidden_origin", "origin: not allowed for this site")
             if settings.honor_dnt and "1" in (request.headers.get("dnt"), request.headers.get("sec-gpc")):
-                metrics.rejected.labels("do_not_track").inc(len(events))
+                await collector.count_rejected("do_not_track", len(events))
                 return _json(202, {"accepted": 0, "rejected": [], "ignored": len(events)}, cors(origin))
             context = {
                 "ip": client_ip(request.client.host if request.client else None,
@@ -335,8 +335,9 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             if envelope:
                 raise Reject(400, "malformed", f"{next(iter(envelope))}: not used by server events")
             batch = collector.build(site, "server", events, {})
-            peer = request.client.host if request.client else None  # the site's server: its IP, not its users'
-            return await collector.queue_batch(batch, "server", peer, site)
+            sender = client_ip(request.client.host if request.client else None,  # the site's server, behind nginx
+                               request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+            return await collector.queue_batch(batch, "server", sender, site)
         except Reject as exc:
             return await refused(exc)
         finally:
