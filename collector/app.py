@@ -31,6 +31,7 @@ from collector.enrich import Geo, agent_parser
 from collector.metrics import Metrics
 from collector.progress import ProgressAPI, Refused, progress_routes
 from collector.queue import EventQueue, Limits, QueueFull, QueueUnavailable, RateLimited
+from collector.responses import json_response
 from footfall import keys, tokens
 from footfall.addresses import anonymize, client_ip, valid_ip
 from footfall.schemas import BOT_LOGS, WEBSITE_LOGS, Invalid, Source, encode, incoming_json_schema, validate_incoming
@@ -61,10 +62,6 @@ class Batch:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     tally: Tally[str] = field(default_factory=Tally)
     ignored: int = 0  # valid, but not kept: bots when FOOTFALL_BOTS=drop
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
 
 
 def _events_body(source: Source) -> dict[str, Any]:
@@ -205,7 +202,7 @@ class Collector:
         body: dict[str, Any] = {"accepted": accepted, "rejected": batch.rejected}
         if batch.ignored:
             body["ignored"] = batch.ignored
-        return _json(status, body)
+        return json_response(status, body)
 
     async def count_rejected(self, reason: str, n: int = 1) -> None:
         """In this process's metrics, and in Redis for `footfall status` (unless Redis is what failed)."""
@@ -274,13 +271,13 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
 
     async def refused(exc: Reject, extra: dict[str, str] | None = None) -> Response:
         await collector.count_rejected(exc.reason)
-        return _json(exc.status, {"error": exc.message}, {**exc.headers, **(extra or {})})
+        return json_response(exc.status, {"error": exc.message}, {**exc.headers, **(extra or {})})
 
     @app.options("/v1/events", include_in_schema=False)
     async def preflight(request: Request) -> Response:
         origin = request.headers.get("origin")
         if not sites.any_allows_origin(origin):
-            return _json(403, {"error": "origin: not allowed"})
+            return json_response(403, {"error": "origin: not allowed"})
         return Response(status_code=204, headers={
             **cors(origin),
             "Access-Control-Allow-Methods": "POST",
@@ -304,7 +301,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
                 raise Reject(403, "forbidden_origin", "origin: not allowed for this site")
             if settings.honor_dnt and "1" in (request.headers.get("dnt"), request.headers.get("sec-gpc")):
                 await collector.count_rejected("do_not_track", len(events))
-                return _json(202, {"accepted": 0, "rejected": [], "ignored": len(events)}, cors(origin))
+                return json_response(202, {"accepted": 0, "rejected": [], "ignored": len(events)}, cors(origin))
             context = {
                 "ip": client_ip(request.client.host if request.client else None,
                                 request.headers.get("x-forwarded-for"), settings.trusted_proxies),
@@ -345,18 +342,18 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> Response:
-        return _json(200, {"status": "ok"})
+        return json_response(200, {"status": "ok"})
 
     @app.get("/readyz", summary="Redis answers and no stream is over its limit")
     async def readyz() -> Response:
         try:
             await metrics.queue.refresh(collector.redis)
         except RedisError:
-            return _json(503, {"status": "redis unavailable"}, collector.unavailable)
+            return json_response(503, {"status": "redis unavailable"}, collector.unavailable)
         full = [s for s, n in metrics.queue.snapshot["depth"].items() if n >= settings.max_queue]
         if full:
-            return _json(503, {"status": "queue full", "streams": full}, collector.unavailable)
-        return _json(200, {"status": "ready", "queues": metrics.queue.snapshot["depth"]})
+            return json_response(503, {"status": "queue full", "streams": full}, collector.unavailable)
+        return json_response(200, {"status": "ready", "queues": metrics.queue.snapshot["depth"]})
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:

@@ -16,9 +16,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from collector.responses import json_response
 from footfall import tokens
 from footfall.progress import tutorial_view
-from footfall.schemas import encode
 from footfall.settings import Settings
 from footfall.sites import Site, Sites
 from footfall.stores import Store, StoreUnavailable, store_from
@@ -31,10 +31,6 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
-
-
-def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
-    return Response(encode(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def _name(value: Any, field: str, required: bool = True) -> str:
@@ -142,16 +138,16 @@ def progress_routes(api: ProgressAPI) -> APIRouter:
     async def answer(request: Request, work: Any) -> Response:
         origin = request.headers.get("origin")
         try:
-            return _answer(200, await work(request), api.cors(origin))
+            return json_response(200, await work(request), api.cors(origin))
         except Refused as exc:
-            return _answer(exc.status, {"error": exc.message}, {**exc.headers, **api.cors(origin)})
+            return json_response(exc.status, {"error": exc.message}, {**exc.headers, **api.cors(origin)})
 
     @router.options("/v1/progress", include_in_schema=False)
     @router.options("/v1/progress/completion", include_in_schema=False)
     async def preflight(request: Request) -> Response:
         origin = request.headers.get("origin")
         if not api.sites.any_allows_origin(origin):
-            return _answer(403, {"error": "origin: not allowed"}, {})
+            return json_response(403, {"error": "origin: not allowed"}, {})
         return Response(status_code=204, headers={**api.cors(origin), "Access-Control-Allow-Methods": "GET, POST",
                                                   "Access-Control-Allow-Headers": CORS_HEADERS,
                                                   "Access-Control-Max-Age": "86400"})

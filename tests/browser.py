@@ -12,9 +12,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import Process, env_of, wait_until
+from conftest import Process, answers, env_of, wait_until
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from footfall.redis_server import free_port
@@ -43,13 +42,7 @@ class Collector:
     def start(self) -> None:
         self.process = self.spawn(["collector", "--port", str(self.port)], env_of(self.settings), "collector")
 
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(ready, what="the collector to start")
+        wait_until(lambda: answers(f"{self.url}/healthz"), what="the collector to start")
 
     def stop(self) -> None:
         assert self.process is not None

@@ -143,6 +143,14 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
         process.stop()
 
 
+def answers(url: str) -> bool:
+    """Whether a URL answers 200 now (servers starting up do not, yet)."""
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -163,10 +171,7 @@ def collector_url(settings: Settings, spawn: Callable[..., Process]) -> str:
 
     def ready() -> bool:
         assert process.popen.poll() is None, process.output()
-        try:
-            return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers(f"{url}/healthz")
 
     wait_until(ready, what="collector to start")
     return url

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 import yaml
-from conftest import BROWSER_HEADERS, KEY, page_view, wait_until
+from conftest import BROWSER_HEADERS, KEY, answers, page_view, wait_until
 from redis import Redis
 
 from footfall import cli
@@ -83,7 +83,9 @@ def test_the_systemd_units_verify_and_run_real_commands(tmp_path: Path, unit: st
     args = exec_start.split()[1:]
     parsed = cli.parser().parse_args([a.replace("%i", "8001").replace("%H", "host") for a in args])
     assert parsed.command in ("collector", "drainer")
-    assert set((ROOT / "deploy" / "footfall.env").read_text().split("FOOTFALL_")[1:])  # documented env file
+    shipped = [line.split("=", 1)[0] for line in (ROOT / "deploy" / "footfall.env").read_text().splitlines()
+               if line and not line.startswith("#")]
+    assert shipped and all(name.removeprefix("FOOTFALL_").lower() in Settings.model_fields for name in shipped)
 
 
 def test_the_compose_topology_runs_as_plain_processes(tmp_path: Path, sites_file: Path) -> None:
@@ -123,7 +125,7 @@ def test_the_compose_topology_runs_as_plain_processes(tmp_path: Path, sites_file
         main = nginx_conf(tmp_path, upstream, listen=entry)
         processes.append(subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off;"]))
         for port in (*ports, entry):
-            wait_until(lambda port=port: _answers(f"http://127.0.0.1:{port}/healthz"), what=f"port {port}")
+            wait_until(lambda port=port: answers(f"http://127.0.0.1:{port}/healthz"), what=f"port {port}")
         # a client on another loopback address, forging X-Forwarded-For: nginx replaces it with the truth
         transport = httpx.HTTPTransport(local_address="127.0.0.2")
         with httpx.Client(base_url=f"http://127.0.0.1:{entry}", transport=transport) as client:
@@ -143,13 +145,6 @@ def test_the_compose_topology_runs_as_plain_processes(tmp_path: Path, sites_file
         for process in processes:
             process.wait(30)
         redis.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _accepted(url: str) -> int:

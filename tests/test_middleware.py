@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import SECRET, Process, wait_until
+from conftest import SECRET, Process, answers, wait_until
 
 from footfall.redis_server import free_port
 from footfall.stores import Store
@@ -204,10 +204,7 @@ def serve(command: list[str], env: dict[str, str], log: Path, port: int) -> subp
 
     def up() -> bool:
         assert process.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers(f"http://127.0.0.1:{port}/")
 
     wait_until(up, what=f"{command[2]} to serve the test site")
     return process
