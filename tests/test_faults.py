@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -162,3 +163,64 @@ def test_memory_stays_bounded_when_the_queue_is_full(
     assert flooded - baseline < 30  # refusing costs no memory that stays
     assert drained < 250  # the drainer holds two batches at most, not the backlog
     assert redis.llen(keys.queue("website_logs")) == 0
+
+
+def test_mongodb_refusing_and_closing_connections_for_30_s_loses_and_dead_letters_nothing(
+        settings: Settings, redis: Redis) -> None:
+    """A drainer against MongoDB's wire protocol (mockupdb) that refuses writes, then hangs up, for 30 s
+    while events keep arriving; then accepts them. Every event is inserted; none is dead-lettered."""
+    from mockupdb import MockupDB
+
+    from drainer.worker import Drainer
+    from footfall.stores.mongo import MongoStore
+
+    server = MockupDB(auto_ismaster={"maxWireVersion": 21, "minWireVersion": 0})
+    server.run()
+    inserted: dict[str, set[str]] = {}
+    outage_ends = time.monotonic() + 30
+    replies = {"refused": 0, "closed": 0}
+
+    def mongodb(request: Any) -> bool | None:
+        name = next(iter(request.doc))
+        if name.lower() in ("hello", "ismaster"):
+            return None  # the handshake: mockupdb's own responder answers it
+        if name in ("listCollections", "listIndexes"):
+            return request.ok(cursor={"id": 0, "ns": f"footfall.{request.doc[name]}", "firstBatch": []})
+        if name != "insert":
+            return request.ok()
+        if time.monotonic() < outage_ends:
+            kind = "refused" if replies["refused"] <= replies["closed"] else "closed"
+            replies[kind] += 1
+            return request.replies({"ok": 0, "code": 91, "errmsg": "shutdown in progress"}) if kind == "refused" \
+                else request.hangup()
+        docs = request.doc["documents"]
+        stored = inserted.setdefault(request.doc["insert"], set())
+        duplicates = [{"index": i, "code": 11000, "errmsg": "E11000"} for i, d in enumerate(docs)
+                      if d["_id"] in stored]
+        stored.update(d["_id"] for d in docs)
+        return request.ok(n=len(docs) - len(duplicates), writeErrors=duplicates) if duplicates \
+            else request.ok(n=len(docs))
+
+    server.autoresponds(mongodb)
+    drainer = Drainer(settings.model_copy(update={"drainer_id": "mongo", "backoff_max_s": 2.0}),
+                      store_factory=lambda: MongoStore(f"{server.uri}/footfall", timeout_ms=1000))
+    thread = threading.Thread(target=drainer.run, daemon=True)
+    thread.start()
+    sent: set[str] = set()
+    try:
+        while time.monotonic() < outage_ends + 1:  # events keep arriving through the outage
+            events = [page_view(event_id=str(uuid.uuid4())) for _ in range(50)]
+            for e in events:
+                e.update({"_id": e.pop("event_id"), "site": "test", "source": "browser", "path": "/",
+                          "event_name": "event.page", "timestamp": "2026-05-04T10:00:00.000Z",
+                          "received_at": "2026-05-04T10:00:00.000Z"})
+            redis.lpush(keys.queue("website_logs"), *[orjson.dumps(e) for e in events])
+            sent.update(e["_id"] for e in events)
+            time.sleep(0.5)
+        wait_until(lambda: inserted.get("website_logs", set()) >= sent, timeout=60, what="every event inserted")
+    finally:
+        drainer.stop()
+        thread.join(30)
+        server.stop()
+    assert replies["refused"] > 0 and replies["closed"] > 0
+    assert inserted["website_logs"] == sent and "dead_letters" not in inserted
