@@ -4,22 +4,27 @@
 
 Events are built by the collector's own validation and enrichment, queued in a real Redis (AOF on),
 then drained by one drainer in burst mode (`--until-empty`) into a fresh SQLite database per N.
+Their ids are UUIDv7, as the tracker, the Django shim and the collector make them; the last line
+drains UUIDv4 ids (what another client might send), which land at random places in the id index.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
-import orjson
-from pipeline import KEY, Pipeline, machine
+from pipeline import KEY, Pipeline, machine, write_sites
 from redis import Redis
 
 from collector.app import Collector
 from drainer.worker import Drainer
 from footfall import keys
+from footfall.ids import uuid7
 from footfall.settings import Settings
 from footfall.sites import Sites
 
@@ -31,7 +36,7 @@ AGENTS = [
 ]
 
 
-def queued_events(settings: Settings, n: int) -> list[bytes]:
+def queued_events(settings: Settings, n: int, make_id: Callable[[], str] = uuid7) -> list[bytes]:
     """Realistic queued documents: what the collector pushes for browser page views."""
     sites = Sites.load(settings.sites)  # type: ignore[arg-type]
     collector = Collector(settings, sites)
@@ -40,7 +45,7 @@ def queued_events(settings: Settings, n: int) -> list[bytes]:
     out: list[bytes] = []
     rng = random.Random(7)
     for i in range(n):
-        event = {"event_id": str(uuid.uuid4()), "type": "page_view", "url": f"http://bench.test/watch/{i % 50}/",
+        event = {"event_id": make_id(), "type": "page_view", "url": f"http://bench.test/watch/{i % 50}/",
                  "title": "A tutorial", "referrer": "http://bench.test/", "screen": "1366x768",
                  "language": "en", "tz_offset": 330, "first_time_visit": i % 7 == 0}
         context = {"ip": f"81.2.{rng.randrange(256)}.{rng.randrange(256)}", "user_agent": rng.choice(AGENTS),
@@ -50,31 +55,37 @@ def queued_events(settings: Settings, n: int) -> list[bytes]:
     return out
 
 
+def drain(raws: list[bytes], size: int) -> float:
+    """Documents per second, draining what is queued into a fresh store."""
+    pipeline = Pipeline()
+    try:
+        settings = Settings(redis_url=pipeline.redis.url, store_url=pipeline.env["FOOTFALL_STORE_URL"],
+                            sites=pipeline.env["FOOTFALL_SITES"], batch_size=size, drainer_id="bench",
+                            log_level="WARNING")
+        redis = Redis.from_url(settings.redis_url)
+        for start in range(0, len(raws), 5000):
+            redis.lpush(keys.queue("website_logs"), *raws[start:start + 5000])
+        started = time.perf_counter()
+        Drainer(settings).run(until_empty=True, streams=["website_logs"])
+        elapsed = time.perf_counter() - started
+        stored = int(redis.hget(keys.STATS, "drained:website_logs") or 0)
+        assert stored == len(raws), stored
+        return len(raws) / elapsed
+    finally:
+        pipeline.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    print(f"{'N':>6}{'events':>10}{'seconds':>10}{'documents/s':>14}")
-    raws: list[bytes] | None = None
-    for size in (100, 500, 2000):
-        pipeline = Pipeline()
-        try:
-            settings = Settings(redis_url=pipeline.redis.url, store_url=pipeline.env["FOOTFALL_STORE_URL"],
-                                sites=pipeline.env["FOOTFALL_SITES"], batch_size=size, drainer_id="bench",
-                                log_level="WARNING")
-            raws = raws or queued_events(settings, args.events)
-            redis = Redis.from_url(settings.redis_url)
-            for start in range(0, len(raws), 5000):
-                redis.lpush(keys.queue("website_logs"), *raws[start:start + 5000])
-            started = time.perf_counter()
-            Drainer(settings).run(until_empty=True, streams=["website_logs"])
-            elapsed = time.perf_counter() - started
-            stored = orjson.loads(orjson.dumps(redis.hget(keys.STATS, "drained:website_logs").decode()))
-            assert int(stored) == len(raws), stored
-            print(f"{size:>6}{len(raws):>10}{elapsed:>10.2f}{len(raws) / elapsed:>14,.0f}")
-        finally:
-            pipeline.close()
+    print(f"{'N':>6}{'ids':>6}{'events':>10}{'documents/s':>14}")
+    settings = Settings(sites=str(write_sites(Path(tempfile.mkdtemp()) / "sites.toml")), log_level="WARNING")
+    for name, make_id, sizes in (("v7", uuid7, (100, 500, 2000)), ("v4", lambda: str(uuid.uuid4()), (500,))):
+        raws = queued_events(settings, args.events, make_id)
+        for size in sizes:
+            print(f"{size:>6}{name:>6}{len(raws):>10}{drain(raws, size):>14,.0f}")
 
 
 if __name__ == "__main__":

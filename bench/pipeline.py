@@ -25,9 +25,7 @@ class Pipeline:
     def __init__(self, **settings: object) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="footfall-bench-"))
         self.redis = RedisServer(self.dir / "redis").start()
-        sites = self.dir / "sites.toml"
-        sites.write_text(f'[[site]]\nid = "bench"\npublic_key = "{KEY}"\nsecret = "{SECRET}"\n'
-                         f'origins = ["{ORIGIN}"]\nevent_names = [["^/$", "event.home.view"]]\n')
+        sites = write_sites(self.dir / "sites.toml")
         self.store_path = self.dir / "footfall.db"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_")}
         self.env.update({"FOOTFALL_REDIS_URL": self.redis.url, "FOOTFALL_SITES": str(sites),
@@ -63,6 +61,13 @@ class Pipeline:
         for process in self.processes:
             process.wait(timeout=15)
         self.redis.stop()
+
+
+def write_sites(path: Path) -> Path:
+    """One site, "bench", whose public key, secret and origin the benchmarks use."""
+    path.write_text(f'[[site]]\nid = "bench"\npublic_key = "{KEY}"\nsecret = "{SECRET}"\n'
+                    f'origins = ["{ORIGIN}"]\nevent_names = [["^/$", "event.home.view"]]\n')
+    return path
 
 
 def wait_ready(url: str, path: str) -> str:

@@ -34,6 +34,7 @@ from collector.queue import EventQueue, Limits, QueueFull, QueueUnavailable, Rat
 from collector.responses import json_response
 from footfall import keys, tokens
 from footfall.addresses import anonymize, client_ip, valid_ip
+from footfall.ids import uuid7
 from footfall.schemas import BOT_LOGS, WEBSITE_LOGS, Invalid, Source, encode, incoming_json_schema, validate_incoming
 from footfall.settings import STATIC, Settings
 from footfall.sites import Site, Sites
@@ -155,7 +156,7 @@ class Collector:
     def enrich(self, site: Site, source: Source, doc: dict[str, Any], context: dict[str, Any],
                now: datetime) -> None:
         event_id = doc.pop("event_id", None)
-        doc["_id"] = str(uuid.UUID(event_id)) if event_id else str(uuid.uuid4())
+        doc["_id"] = str(uuid.UUID(event_id)) if event_id else uuid7()
         if not doc.get("path"):
             if not doc.get("url"):
                 raise Invalid("path", "is required (or a url to take it from)")

@@ -11,7 +11,6 @@ import hashlib
 import logging
 import math
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -20,6 +19,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from footfall.addresses import client_ip
+from footfall.ids import uuid7
 from footfall.schemas import HTTP_METHODS, format_datetime
 from footfall_django.conf import Config, get_config
 from footfall_django.sender import Sender, Throttled, sender_for
@@ -98,7 +98,7 @@ class FootfallMiddleware:
         config = self.config
         path = request.path
         event: dict[str, Any] = {
-            "event_id": str(uuid.uuid4()),
+            "event_id": uuid7(),
             "type": "request",
             "timestamp": format_datetime(started),
             "path": path[:4096],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
+from footfall.ids import uuid7
 from footfall.schemas import (
     STREAMS,
     Invalid,
@@ -108,3 +110,11 @@ def test_openapi_schema_lists_what_each_source_may_send() -> None:
     server = incoming_json_schema("server")["oneOf"][0]["properties"]
     assert "title" in browser and "user_id" not in browser
     assert "user_id" in server and "status_code" in server and "_id" not in server
+
+
+def test_event_ids_made_here_are_uuid7_and_sort_by_their_time() -> None:
+    ids = [uuid7(ms) for ms in (1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000)]
+    assert [uuid.UUID(i).version for i in ids] == [7, 7, 7]
+    assert all(uuid.UUID(i).variant == uuid.RFC_4122 and str(uuid.UUID(i)) == i for i in ids)
+    assert sorted(ids) == ids and int(ids[2].replace("-", "")[:12], 16) == 1_800_000_000_000
+    assert len({uuid7(1) for _ in range(1000)}) == 1000  # the random part keeps ids made in one ms apart

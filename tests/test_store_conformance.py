@@ -38,6 +38,14 @@ def test_documents_round_trip_with_their_event_id_and_utc_times(store: Store) ->
     assert back["timestamp"].tzinfo is not None and back["timestamp"].utcoffset().total_seconds() == 0
 
 
+def test_awkward_text_and_numbers_come_back_exactly(store: Store) -> None:
+    awkward = {"quote": 'a "b" \\ c', "lines": "one\ntwo\ttab", "nul": "x\u0000y", "emoji": "📺 வீடியோ",
+               "big": 2**63 - 1, "small": -(2**63), "float": 0.1 + 0.2, "tiny": 5e-324, "nested": [[{"k": None}]]}
+    docs = [log_doc(0, title="«Ωmega» ‘quotes’ \u2028", props=awkward), log_doc(1, latitude=-0.0, longitude=180)]
+    store.insert("website_logs", docs)
+    assert [store.get("website_logs", d["_id"]) for d in docs] == docs
+
+
 def test_redelivered_documents_are_skipped_not_duplicated(store: Store) -> None:
     docs = [log_doc(i) for i in range(5)]
     store.insert("website_logs", docs[:3])

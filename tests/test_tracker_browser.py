@@ -51,6 +51,8 @@ def test_a_page_view_lands_with_the_right_fields(pages: Pages, context: BrowserC
     assert view["screen"] == "1920x1080" and view["language"] == "en-GB" and view["tz_offset"] == 330
     assert view["first_time_visit"] is True and view["ip"] == "127.0.0.1"
     assert view["browser_family"] and view["device_type"] in ("PC", "Bot")
+    made_at = int(view["_id"].replace("-", "")[:12], 16) / 1000  # a UUIDv7: it starts with its time
+    assert view["_id"][14] == "7" and abs(made_at - view["received_at"].timestamp()) < 60
     page.goto(pages.make("second.html"))
     [again] = stored(store, "website_logs", 1, path="/second.html")
     assert again["first_time_visit"] is False  # kept in first-party storage
