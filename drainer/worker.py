@@ -17,9 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 from redis import Redis
@@ -28,7 +27,7 @@ from redis.exceptions import RedisError
 from drainer.queue import StreamQueue
 from footfall import keys
 from footfall.progress import folds
-from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Invalid, Stream, is_canonical_datetime, parse_datetime
+from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Stream, decode
 from footfall.settings import Settings
 from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, store_from
 
@@ -45,41 +44,14 @@ class DrainerIdInUse(RuntimeError):
     pass
 
 
-@dataclass
-class Decoded:
-    size: int  # events in the batch, decodable or not: what the ack removes from the processing list
-    docs: list[dict[str, Any]] = field(default_factory=list)
-    raws: list[bytes] = field(default_factory=list)
-    canonical: list[bytes | None] = field(default_factory=list)  # the raw JSON, where a store may keep it as is
-    letters: list[DeadLetter] = field(default_factory=list)
-
-
-def decode(stream: Stream, batch: list[bytes], now: datetime) -> Decoded:
-    """Queued JSON → documents; what cannot be decoded is a dead letter, never a lost batch."""
-    out = Decoded(size=len(batch))
-    for raw in batch:
-        try:
-            doc = orjson.loads(raw)
-            if not isinstance(doc, dict) or not isinstance(doc.get("_id"), str):
-                raise Invalid("_id", "missing or not a string")
-            canonical = True
-            for name in stream.datetime_fields:
-                value = doc.get(name)
-                if value is not None:
-                    canonical = canonical and is_canonical_datetime(value)
-                    doc[name] = parse_datetime(value, name)
-        except (orjson.JSONDecodeError, Invalid) as exc:
-            out.letters.append(_letter(stream, raw, f"undecodable: {exc}", now))
-            continue
-        out.docs.append(doc)
-        out.raws.append(raw)
-        out.canonical.append(raw if canonical else None)
-    return out
-
-
-def _letter(stream: Stream, raw: bytes, reason: str, now: datetime, id: str | None = None) -> DeadLetter:
+def _letter(stream: Stream, raw: bytes, reason: str, now: datetime) -> DeadLetter:
+    """A dead letter keeps the event's own id where it has one; raw bytes are named by their hash."""
+    try:
+        id = orjson.loads(raw).get("_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        id = None
     return DeadLetter(
-        id=id or "raw-" + hashlib.sha256(raw).hexdigest()[:32],
+        id=id if isinstance(id, str) else "raw-" + hashlib.sha256(raw).hexdigest()[:32],
         stream=stream.name,
         reason=reason[:2000],
         raw=raw.decode("utf-8", "replace"),
@@ -103,12 +75,12 @@ class StreamWorker:
         leftover = self.retry(self.queue.in_flight)
         if leftover:
             log.info("re-driving %d events left in flight", len(leftover), extra={"stream": self.stream.name})
-            self.write(decode(self.stream, leftover, datetime.now(UTC)))
+            self.write(leftover)
 
     def run(self, until_empty: bool) -> None:
         self.redrive()
-        # While the store writes one batch (the GIL is released in its I/O), this thread gathers and
-        # decodes the next: at most two batches are ever in flight, acked in the order they came.
+        # While the store writes one batch, this thread gathers the next: at most two batches are
+        # ever in flight, acked in the order they came.
         with ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.stream.name}") as writer:
             pending: Future[None] | None = None
             while not self.drainer.stopping.is_set():
@@ -131,10 +103,9 @@ class StreamWorker:
                     if until_empty:
                         break
                     continue
-                decoded = decode(self.stream, batch, datetime.now(UTC))
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(self.write, decoded)
+                pending = writer.submit(self.write, batch)
             if pending is not None:
                 pending.result()
 
@@ -162,27 +133,24 @@ class StreamWorker:
             batch.append(more)
         return batch
 
-    def write(self, decoded: Decoded) -> None:
+    def write(self, batch: list[bytes]) -> None:
         """Store a batch, dead-letter what the store refuses, then ack it (and only then)."""
         started = time.perf_counter()
         now = datetime.now(UTC)
-        result = self.retry(lambda: self.store.insert(self.stream.collection, decoded.docs, decoded.canonical))
-        letters = decoded.letters + [
-            _letter(self.stream, decoded.raws[i], reason, now, id=decoded.docs[i]["_id"])
-            for i, reason in result.invalid
-        ]
+        result = self.retry(lambda: self.store.insert_json(self.stream.collection, batch))
+        letters = [_letter(self.stream, batch[i], reason, now) for i, reason in result.invalid]
         if self.stream is TUTORIAL_PROGRESS:  # folded again on redelivery: the fold is idempotent
             refused = {i for i, _ in result.invalid}
-            tutorials, resumes = folds(d for i, d in enumerate(decoded.docs) if i not in refused)
+            tutorials, resumes = folds(decode(raw, self.stream) for i, raw in enumerate(batch) if i not in refused)
             if tutorials or resumes:
                 self.retry(lambda: self.store.fold_progress(tutorials, resumes, self.settings.completion_threshold))
         if letters:
             self.retry(lambda: self.store.dead_letter(letters))
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,
                         extra={"stream": self.stream.name})
-        self.retry(lambda: self.queue.ack(decoded.size))
+        self.retry(lambda: self.queue.ack(len(batch)))
         self.count(result, len(letters), time.perf_counter() - started)
-        log.debug("wrote batch", extra={"stream": self.stream.name, "events": decoded.size,
+        log.debug("wrote batch", extra={"stream": self.stream.name, "events": len(batch),
                                         "ms": round((time.perf_counter() - started) * 1000, 2)})
 
     def count(self, result: WriteResult, dead: int, seconds: float) -> None:

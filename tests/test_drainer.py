@@ -35,9 +35,9 @@ class Recording:
         self.inner = inner
         self.batches: list[int] = []
 
-    def insert(self, collection: str, docs: Any, encoded: Any = None) -> WriteResult:
-        self.batches.append(len(docs))
-        return self.inner.insert(collection, docs, encoded)
+    def insert_json(self, collection: str, raws: Any) -> WriteResult:
+        self.batches.append(len(raws))
+        return self.inner.insert_json(collection, raws)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from stores import VALIDATING, log_doc, make_store, store_kinds
 
-from footfall.schemas import COLLECTIONS
+from footfall.schemas import COLLECTIONS, encode
 from footfall.stores import DeadLetter, Store
 
 
@@ -95,12 +96,26 @@ def test_each_stream_has_its_own_collection(store: Store) -> None:
     assert store.count("website_logs") == 0
 
 
-def test_encoded_documents_are_stored_as_the_documents_themselves(store: Store) -> None:
-    from footfall.schemas import encode
+def test_queued_json_is_stored_as_the_documents_it_encodes(store: Store) -> None:
+    docs = [log_doc(i) for i in range(4)]
+    offset = orjson.dumps({**docs[3], "timestamp": "2026-03-01T17:30:03.000+05:30", "received_at": 1772366403005})
+    raws = [encode(docs[0]), encode(docs[1]), encode(docs[2]), offset, encode(docs[1])]
+    result = store.insert_json("website_logs", raws)
+    assert (result.inserted, result.duplicates, result.invalid) == (4, 1, [])
+    assert [store.get("website_logs", d["_id"]) for d in docs] == docs  # times in other forms, made canonical
+    assert store.find("website_logs", timestamp=docs[3]["timestamp"])
 
-    docs = [log_doc(i) for i in range(3)]
-    store.insert("website_logs", docs, [encode(docs[0]), None, encode(docs[2])])
-    assert [store.get("website_logs", d["_id"]) for d in docs] == docs
+
+def test_queued_json_that_is_no_document_is_reported_and_the_rest_stored(store: Store) -> None:
+    no_site = log_doc(2)
+    del no_site["site"]
+    raws = [encode(log_doc(0)), b"{not json", b"[1, 2]", encode(no_site), encode(log_doc(4))]
+    result = store.insert_json("website_logs", raws)
+    reasons = dict(result.invalid)
+    assert reasons[1].startswith("undecodable") and reasons[2].startswith("undecodable")
+    if store.kind in VALIDATING:  # type: ignore[attr-defined]
+        assert sorted(reasons) == [1, 2, 3] and reasons[3].startswith("document failed validation: site")
+    assert store.get("website_logs", log_doc(4)["_id"]) is not None
 
 
 def test_sqlite_documents_are_queryable_with_json_functions(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from footfall.schemas import BY_COLLECTION, Invalid, decode
+
 if TYPE_CHECKING:
     from footfall.progress import ResumeFold, TutorialFold
     from footfall.settings import Settings
@@ -46,12 +48,14 @@ class Store(Protocol):
     def init(self) -> None:
         """Create collections, validators and indexes; safe to run again."""
 
-    def insert(self, collection: str, docs: Sequence[dict[str, Any]],
-               encoded: Sequence[bytes | None] | None = None) -> WriteResult:
-        """Write documents keyed by `_id`; a document already there is a duplicate, not an error.
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
+        """Write documents keyed by `_id`; a document already there is a duplicate, not an error."""
 
-        `encoded` may carry the same documents already as canonical JSON (`schemas.encode`), as the
-        drainer has them from the queue; a store that keeps JSON uses them instead of encoding again.
+    def insert_json(self, collection: str, raws: Sequence[bytes]) -> WriteResult:
+        """Write documents as they are queued (JSON, `schemas.encode`), as `insert` does.
+
+        The store decodes only what it needs: SQLite keeps valid canonical JSON as it is, unbuilt.
+        What is not a document at all is reported as invalid ("undecodable: …"), like what fails validation.
         """
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
@@ -86,6 +90,19 @@ class Store(Protocol):
         """Raise StoreUnavailable unless the store answers."""
 
     def close(self) -> None: ...
+
+
+def decode_all(collection: str, raws: Sequence[tuple[int, bytes]], result: WriteResult
+               ) -> list[tuple[int, dict[str, Any]]]:
+    """Queued JSON (with its index in the batch) back into documents; the rest is reported in `result`."""
+    stream = BY_COLLECTION[collection]
+    docs = []
+    for i, raw in raws:
+        try:
+            docs.append((i, decode(raw, stream)))
+        except Invalid as exc:
+            result.invalid.append((i, f"undecodable: {exc}"))
+    return docs
 
 
 def check_scalars(equals: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from pymongo.write_concern import WriteConcern
 from footfall import progress
 from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
 from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator
-from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
+from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
 
 RETENTION_INDEX = "retention"
 NAMESPACE_EXISTS = 48
@@ -97,8 +97,14 @@ class MongoStore:
         elif existing.get("expireAfterSeconds") != seconds:
             self.db.command("collMod", collection, index={"name": RETENTION_INDEX, "expireAfterSeconds": seconds})
 
-    def insert(self, collection: str, docs: Sequence[dict[str, Any]],
-               encoded: Sequence[bytes | None] | None = None) -> WriteResult:
+    def insert_json(self, collection: str, raws: Sequence[bytes]) -> WriteResult:
+        undecodable = WriteResult()
+        indexed = decode_all(collection, list(enumerate(raws)), undecodable)
+        result = self.insert(collection, [doc for _, doc in indexed])
+        result.invalid = sorted(undecodable.invalid + [(indexed[j][0], why) for j, why in result.invalid])
+        return result
+
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
         if not docs:
             return WriteResult()
         try:

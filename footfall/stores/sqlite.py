@@ -25,10 +25,11 @@ from footfall.schemas import (
     Invalid,
     encode,
     format_datetime,
+    is_canonical_document,
     parse_datetime,
     validate_document,
 )
-from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars
+from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
 
 T = TypeVar("T")
 LEARNER = IDENTITY[:4]  # site, user_id, foss, language
@@ -134,18 +135,39 @@ class SQLiteStore:
             f"FROM json_each(?) WHERE true ON CONFLICT (_id) DO NOTHING", (batch.decode(),)))
         return self.db.total_changes - before
 
-    def insert(self, collection: str, docs: Sequence[dict[str, Any]],
-               encoded: Sequence[bytes | None] | None = None) -> WriteResult:
+    def insert(self, collection: str, docs: Sequence[dict[str, Any]]) -> WriteResult:
+        result = WriteResult()
+        texts = [text for text in (self._encode(collection, i, doc, result) for i, doc in enumerate(docs)) if text]
+        return self._insert(collection, texts, result)
+
+    def insert_json(self, collection: str, raws: Sequence[bytes]) -> WriteResult:
+        """What the collector queued is kept as it is, once checked; anything else is decoded, validated
+        and encoded again (times in canonical form, so that they sort as text), or reported."""
         result = WriteResult()
         texts: list[bytes] = []
-        for i, doc in enumerate(docs):
-            try:
-                validate_document(collection, doc)
-                texts.append((encoded[i] if encoded else None) or encode(doc))
-            except (Invalid, TypeError, orjson.JSONEncodeError) as exc:
-                result.invalid.append((i, f"document failed validation: {exc}"))
+        rest: list[tuple[int, bytes]] = []
+        for i, raw in enumerate(raws):
+            if is_canonical_document(collection, raw):
+                texts.append(raw)
+            else:
+                rest.append((i, raw))
+        for i, doc in decode_all(collection, rest, result):
+            if text := self._encode(collection, i, doc, result):
+                texts.append(text)
+        return self._insert(collection, texts, result)
+
+    def _encode(self, collection: str, i: int, doc: dict[str, Any], result: WriteResult) -> bytes | None:
+        try:
+            validate_document(collection, doc)
+            return encode(doc)
+        except (Invalid, TypeError, orjson.JSONEncodeError) as exc:
+            result.invalid.append((i, f"document failed validation: {exc}"))
+            return None
+
+    def _insert(self, collection: str, texts: list[bytes], result: WriteResult) -> WriteResult:
         result.inserted = self._write(collection, texts)
         result.duplicates = len(texts) - result.inserted
+        result.invalid.sort()
         return result
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
