@@ -101,6 +101,12 @@ class SQLiteStore:
                 self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, site TEXT, user_id TEXT, '
                                 f'foss TEXT, language TEXT, doc TEXT NOT NULL)')
                 self.db.execute(f'CREATE INDEX IF NOT EXISTS "{name}_learner" ON "{name}" ({", ".join(LEARNER)})')
+            columns = {row[1] for row in self.db.execute(f'PRAGMA table_info("{RESUME}")')}
+            if "last_at" not in columns:  # resume points compare (time, position) as columns, to upsert blind
+                self.db.execute(f'ALTER TABLE "{RESUME}" ADD COLUMN last_at TEXT')
+                self.db.execute(f'ALTER TABLE "{RESUME}" ADD COLUMN last_position REAL')
+                self.db.execute(f"UPDATE \"{RESUME}\" SET last_at = json_extract(doc, '$.last.at'), "
+                                f"last_position = json_extract(doc, '$.last.position')")
             for name in COLLECTIONS:
                 self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
                 if name == DEAD_LETTERS:
@@ -233,12 +239,14 @@ class SQLiteStore:
             stored = self._progress_docs(TUTORIALS, [f.id for f in tutorials])
             docs = [progress.apply(stored.get(fold.id), fold) for fold in tutorials]
             self._put(TUTORIALS, [{**doc, **progress.derive(doc, threshold)} for doc in docs])
-            stored = self._progress_docs(RESUME, [r.id for r in resumes])
-            points = []
-            for resume in resumes:
-                doc = stored.get(resume.id) or {"_id": resume.id, **resume.identity}
-                points.append({**doc, "last": progress.latest(doc.get("last"), resume.last)})
-            self._put(RESUME, points)
+            # A resume point is replaced only by a later one: a conditional upsert, nothing to read back.
+            self.db.executemany(
+                f'INSERT INTO "{RESUME}" (_id, site, user_id, foss, language, last_at, last_position, doc) '
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (_id) DO UPDATE SET last_at = excluded.last_at, "
+                f"last_position = excluded.last_position, doc = excluded.doc "
+                f'WHERE (excluded.last_at, excluded.last_position) > ("{RESUME}".last_at, "{RESUME}".last_position)',
+                [(r.id, *(r.identity[k] for k in LEARNER), r.last["at"], r.last["position"],
+                  encode({"_id": r.id, **r.identity, "last": r.last}).decode()) for r in resumes])
 
         self._transaction(work)
 
