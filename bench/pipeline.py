@@ -84,4 +84,16 @@ def wait_ready(url: str, path: str) -> str:
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
-    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}, speed {python_speed():.0f} M loops/s"
+
+
+def python_speed() -> float:
+    """Millions of trivial Python loop iterations a second, best of three: our VM's speed drifts by up to
+    2x between days, so each run says how fast the machine was when it ran."""
+    best = 0.0
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(2_000_000):
+            total += i
+        best = max(best, 2.0 / (time.perf_counter() - started))
+    return best

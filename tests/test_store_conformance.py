@@ -192,6 +192,22 @@ def test_folding_the_same_batch_twice_changes_nothing(store: Store) -> None:
     assert view(store)["visits"] == 1
 
 
+def test_sqlite_resume_points_from_before_their_columns_are_migrated(tmp_path: Path) -> None:
+    from footfall.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "old.db"))
+    store.init()
+    fold(store, [video("video_pause", 100, 250.0)])
+    # the layout before resume points kept their time and position as columns
+    for column in ("last_at", "last_position"):
+        store.db.execute(f"ALTER TABLE resume_points DROP COLUMN {column}")
+    store.init()
+    fold(store, [video("video_progress", 50, 61.0, tutorial="older")])  # earlier: must not win
+    assert store.progress("test", "42", "BASH", "English")[1]["last"]["position"] == 250.0
+    fold(store, [video("video_play", 200, 12.0, tutorial="next")])
+    assert store.progress("test", "42", "BASH", "English")[1]["last"]["tutorial"] == "next"
+
+
 def test_late_events_never_move_the_last_position_backwards(store: Store) -> None:
     fold(store, [video("video_pause", 100, 250.0)])
     fold(store, [video("video_progress", 50, 61.0), video("video_play", 10, 0.0)])

@@ -128,8 +128,8 @@ class SQLiteStore:
         """Insert JSON documents in one transaction; returns how many were new.
 
         The batch goes in as one JSON array and one statement, not executemany: sqlite3 releases the
-        GIL around every row it steps, and while the drainer decodes the next batch each row would wait
-        to get it back. One statement releases it once.
+        GIL around every row it steps, and whenever another thread holds it (the drainer gathering the
+        next batch) each row waits to get it back. One statement releases it once.
         """
         if not docs:
             return 0
