@@ -18,7 +18,8 @@ from footfall import keys
 
 PUSH = """
 -- KEYS: ip window, site window, stats hash, then one queue per stream
--- ARGV: ip limit, site limit, window seconds, max queue, then per stream its name and count, then the events
+-- ARGV: ip limit, site limit, window seconds, max queue, then per stream: its name, its event count and
+-- its events joined by newlines (one argument, not one each: packing arguments is the client's cost)
 local window, max_queue = tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 1, 2 do
   local limit = tonumber(ARGV[i])
@@ -32,17 +33,17 @@ local streams = #KEYS - 3
 for q = 1, streams do
   if redis.call('LLEN', KEYS[3 + q]) >= max_queue then return {0, q} end
 end
-local at = 5 + 2 * streams
 for q = 1, streams do
-  local n = tonumber(ARGV[4 + 2 * q])
-  local done = 0
-  while done < n do
-    local m = math.min(n - done, 1000)
-    redis.call('LPUSH', KEYS[3 + q], unpack(ARGV, at + done, at + done + m - 1))
-    done = done + m
+  local name, n, events = ARGV[2 + 3 * q], tonumber(ARGV[3 + 3 * q]), ARGV[4 + 3 * q]
+  local items, start = {}, 1
+  for _ = 1, n do
+    local stop = string.find(events, '\\n', start, true) or (#events + 1)
+    items[#items + 1] = string.sub(events, start, stop - 1)
+    start = stop + 1
+    if #items == 1000 then redis.call('LPUSH', KEYS[3 + q], unpack(items)); items = {} end
   end
-  redis.call('HINCRBY', KEYS[3], 'accepted:' .. ARGV[3 + 2 * q], n)
-  at = at + n
+  if #items > 0 then redis.call('LPUSH', KEYS[3 + q], unpack(items)) end
+  redis.call('HINCRBY', KEYS[3], 'accepted:' .. name, n)
 end
 return {1, 0}
 """
@@ -88,9 +89,10 @@ class EventQueue:
         args: list[int | str | bytes] = [self.limits.per_ip, self.limits.per_site, WINDOW_S + 1,
                                          self.limits.max_queue]
         for s in streams:
-            args += [s, len(by_stream[s])]
-        for s in streams:
-            args.extend(by_stream[s])
+            events = b"\n".join(by_stream[s])
+            if events.count(b"\n") != len(by_stream[s]) - 1:  # never: encode() writes no raw newline
+                raise ValueError("an encoded event holds a newline")
+            args += [s, len(by_stream[s]), events]
         try:
             outcome, detail = await self._push(keys=script_keys, args=args)
         except RedisError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from redis import Redis
 from collector.app import create_app
 from footfall import keys, tokens
 from footfall.redis_server import RedisServer
-from footfall.schemas import STREAMS, Invalid, validate_incoming
+from footfall.schemas import STREAMS, Invalid, encode, is_canonical_document, validate_document, validate_incoming
 from footfall.settings import Settings
 from footfall.sites import Sites
 
@@ -129,3 +130,25 @@ def test_script_in_strings_is_stored_as_data(app: Any, fuzz_redis: RedisServer) 
     assert response.status_code == 202
     raw = Redis.from_url(fuzz_redis.url).lindex(keys.queue("website_logs"), 0)
     assert orjson.loads(raw)["title"] == script  # kept verbatim, as data; pages that show it escape it
+
+
+VALID = {"_id": "01a200bd-f8d9-786e-afd8-ab650e42b780", "site": "s", "source": "browser", "type": "page_view",
+         "event_name": "event.page", "path": "/", "timestamp": datetime(2026, 11, 22, 1, 2, 3, 456000, tzinfo=UTC),
+         "received_at": datetime(2026, 11, 22, 1, 2, 3, 457000, tzinfo=UTC), "latitude": 1.5, "tz_offset": 60}
+NOT_TIMES = sorted(n for n, f in STREAMS["website_logs"].fields.items() if f.type != "datetime")
+
+
+@settings(max_examples=400, deadline=None)
+@given(changes=st.dictionaries(st.sampled_from([*NOT_TIMES, "unknown", "$where"]), JSON, max_size=3))
+def test_a_document_is_valid_queued_as_json_exactly_when_it_is_valid_as_a_document(changes: dict[str, Any]) -> None:
+    doc = {**VALID, **changes}
+    try:
+        raw = encode(doc)
+    except TypeError:  # beyond 64-bit integers: never queued
+        return
+    try:
+        validate_document("website_logs", doc)
+        valid = True
+    except Invalid:
+        valid = False
+    assert is_canonical_document("website_logs", raw) is valid
