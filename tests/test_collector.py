@@ -66,6 +66,18 @@ def test_missing_event_ids_are_assigned(client: TestClient, redis: Redis) -> Non
     assert len(set(ids)) == 2 and all(uuid.UUID(i).version == 7 for i in ids)  # time-ordered: see footfall/ids.py
 
 
+def test_a_full_batch_across_streams_is_queued_whole_and_in_order(client: TestClient, redis: Redis) -> None:
+    events = [page_view(title=f"line\nbreak {i}") if i % 3 else
+              {"type": "exit_link", "url": "http://site.test/", "link_url": f"https://away.test/{i}"}
+              for i in range(1000)]
+    assert post(client, browser_batch(events)).json()["accepted"] == 1000
+    assert [d["title"] for d in queued(redis)] == [f"line\nbreak {i}" for i in range(1000) if i % 3]
+    assert [d["link_url"] for d in queued(redis, "exit_links")] == [f"https://away.test/{i}" for i in range(0, 1000, 3)]
+    redis.delete(keys.queue("website_logs"))
+    assert post(client, browser_batch([page_view(title=str(i)) for i in range(1000)])).json()["accepted"] == 1000
+    assert [d["title"] for d in queued(redis)] == [str(i) for i in range(1000)]  # pushed in chunks of 1000
+
+
 def test_a_single_event_body_is_accepted(client: TestClient, redis: Redis) -> None:
     assert post(client, {"key": KEY, **page_view()}).json()["accepted"] == 1
     assert post(client, page_view(), params={"key": KEY}).json()["accepted"] == 1
