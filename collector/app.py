@@ -182,7 +182,8 @@ class Collector:
         doc["ip"] = anonymize(doc.get("ip"), self.settings.ip_anonymize)
         doc.update(self.agent(doc.get("user_agent")))
 
-    async def queue_batch(self, batch: Batch, source: Source, ip: str | None, site: Site) -> Response:
+    async def queue_batch(self, batch: Batch, source: Source, ip: str | None, site: Site,
+                          headers: dict[str, str] | None = None) -> Response:
         if batch.by_stream:
             try:
                 await self.queue.push(batch.by_stream, ip, site.id)
@@ -203,7 +204,7 @@ class Collector:
         body: dict[str, Any] = {"accepted": accepted, "rejected": batch.rejected}
         if batch.ignored:
             body["ignored"] = batch.ignored
-        return json_response(status, body)
+        return json_response(status, body, headers)
 
     async def count_rejected(self, reason: str, n: int = 1) -> None:
         """In this process's metrics, and in Redis for `footfall status` (unless Redis is what failed)."""
@@ -222,6 +223,12 @@ class Collector:
             self.metrics.rejected.labels("user_token").inc()
             log.info("user token ignored: %s", exc)
             return None
+
+
+def header_dict(scope: Scope) -> dict[str, str]:
+    """A request's headers as a plain dict, the first of repeated ones winning as in Starlette's
+    `Headers.get` (which scans the whole list, and raises inside, on every look-up)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
 
 
 class HotPath:
@@ -247,6 +254,7 @@ class HotPath:
 def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: Store | None = None) -> HotPath:
     collector = Collector(settings, sites, geo)
     metrics = collector.metrics
+    events_latency, server_events_latency = metrics.latency.labels("events"), metrics.latency.labels("server-events")
 
     async def read_json(request: Request) -> Any:
         try:
@@ -290,40 +298,40 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
               summary="Browser events (public site key, allowed Origin)")
     async def browser_events(request: Request) -> Response:
         started = time.perf_counter()
-        origin = request.headers.get("origin")
+        headers = header_dict(request.scope)
+        origin = headers.get("origin")
         try:
             body = await collector.read_json(request)
             events, envelope = collector.split(body)
-            key = envelope.get("key") or request.query_params.get("key") or request.headers.get("x-footfall-key")
+            key = envelope.get("key") or request.query_params.get("key") or headers.get("x-footfall-key")
             site = sites.by_key(key)
             if site is None:
                 raise Reject(401, "unauthorized", "key: unknown site key")
             if not site.allows_origin(origin):
                 raise Reject(403, "forbidden_origin", "origin: not allowed for this site")
-            if settings.honor_dnt and "1" in (request.headers.get("dnt"), request.headers.get("sec-gpc")):
+            if settings.honor_dnt and "1" in (headers.get("dnt"), headers.get("sec-gpc")):
                 await collector.count_rejected("do_not_track", len(events))
                 return json_response(202, {"accepted": 0, "rejected": [], "ignored": len(events)}, cors(origin))
             context = {
                 "ip": client_ip(request.client.host if request.client else None,
-                                request.headers.get("x-forwarded-for"), settings.trusted_proxies),
-                "user_agent": request.headers.get("user-agent", "")[:1024] or None,
+                                headers.get("x-forwarded-for"), settings.trusted_proxies),
+                "user_agent": headers.get("user-agent", "")[:1024] or None,
                 "user": collector.user_of(site, envelope.get("user_token")),
             }
             batch = collector.build(site, "browser", events, context)
-            response = await collector.queue_batch(batch, "browser", context["ip"], site)
-            response.headers.update(cors(origin))
-            return response
+            return await collector.queue_batch(batch, "browser", context["ip"], site, cors(origin))
         except Reject as exc:
             return await refused(exc, cors(origin))
         finally:
-            metrics.latency.labels("events").observe(time.perf_counter() - started)
+            events_latency.observe(time.perf_counter() - started)
 
     @app.post("/v1/server-events", status_code=202, openapi_extra=_events_body("server"),
               summary="Server events (Authorization: Bearer <site secret>)")
     async def server_events(request: Request) -> Response:
         started = time.perf_counter()
+        headers = header_dict(request.scope)
         try:
-            scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+            scheme, _, secret = headers.get("authorization", "").partition(" ")
             site = sites.by_secret(secret.strip()) if scheme.lower() == "bearer" else None
             if site is None:
                 raise Reject(401, "unauthorized", "authorization: expected 'Bearer <site secret>'",
@@ -334,12 +342,12 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
                 raise Reject(400, "malformed", f"{next(iter(envelope))}: not used by server events")
             batch = collector.build(site, "server", events, {})
             sender = client_ip(request.client.host if request.client else None,  # the site's server, behind nginx
-                               request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+                               headers.get("x-forwarded-for"), settings.trusted_proxies)
             return await collector.queue_batch(batch, "server", sender, site)
         except Reject as exc:
             return await refused(exc)
         finally:
-            metrics.latency.labels("server-events").observe(time.perf_counter() - started)
+            server_events_latency.observe(time.perf_counter() - started)
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> Response:
