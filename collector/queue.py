@@ -1,8 +1,9 @@
 """Pushing a request's accepted events onto their streams' Redis lists, in one atomic Lua script.
 
 The script counts the request against its client IP's and its site's rate windows, checks that no
-stream is over its queue limit, and only then pushes every event: all or nothing, one round trip, and
-the collector answers 202 only after Redis has acknowledged it. (Its keys span slots: in Redis Cluster,
+stream is over its queue limit, and only then pushes every event: all or nothing, and the collector
+answers 202 only after Redis has acknowledged it. Requests pushing at the same moment share one round
+trip (a pipeline of their scripts). (The script's keys span slots: in Redis Cluster,
 give each stream and its limits one Redis, as the README's scaling section says.)
 """
 
@@ -137,6 +138,11 @@ class EventQueue:
                     results[i] = result
         except RedisError as exc:
             results = [exc] * len(waiting)
+        except BaseException:  # never leave a request waiting (a bug, or the server shutting down)
+            for _, _, done in waiting:
+                if not done.done():
+                    done.set_exception(QueueUnavailable("the push was interrupted"))
+            raise
         for (_, _, done), result in zip(waiting, results, strict=True):
             if done.done():  # the request went away; its events were pushed or not, as for any client
                 continue
