@@ -253,7 +253,6 @@ class SQLiteStore:
     def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
                       threshold: float) -> dict[str, Any]:
         id = progress.key(*(identity[k] for k in IDENTITY))
-
         when = format_datetime(at)
 
         def work() -> dict[str, Any]:
