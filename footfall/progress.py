@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
+
+from footfall.schemas import format_datetime
 
 TUTORIALS = "tutorial_progress"
 RESUME = "resume_points"
@@ -30,82 +31,108 @@ IDENTITY = ("site", "user_id", "foss", "language", "tutorial")
 
 def key(*parts: str) -> str:
     """A document id made from identifiers, without ever joining them into a path."""
-    return hashlib.sha256(orjson.dumps(list(parts))).hexdigest()[:40]
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:40]  # a JSON array of the parts
 
 
-@dataclass
 class TutorialFold:
-    """Everything one batch says about one learner's tutorial, merged before it is written."""
+    """Everything one batch says about one learner's tutorial, merged before it is written.
 
-    id: str
-    identity: dict[str, str]
-    watched: set[tuple[int, datetime]] = field(default_factory=set)  # (minute, when)
-    visits: set[str] = field(default_factory=set)
-    last: dict[str, Any] | None = None  # {"at", "position", "visit"}: the latest event wins
-    first_at: datetime | None = None
-    last_at: datetime | None = None
-    duration: float | None = None
+    Times are canonical text (`format_datetime`), which sorts as the times do: the embedded store
+    keeps them so, and MongoDB turns them back into dates."""
+
+    __slots__ = ("duration", "first_at", "last", "last_at", "names", "visits", "watched")
+
+    def __init__(self, names: tuple[str, ...], last: tuple[str, float, str]) -> None:
+        self.names = names  # site, user_id, foss, language, tutorial
+        self.watched: set[tuple[int, str]] = set()  # (minute, when)
+        self.visits: set[str] = set()
+        self.last = last  # (at, position, visit): the highest wins, as $max does
+        self.first_at = self.last_at = last[0]
+        self.duration: float | None = None
+
+    @property
+    def id(self) -> str:
+        return key(*self.names)
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return dict(zip(IDENTITY, self.names))  # noqa: B905 (names are whole)
 
 
-@dataclass
 class ResumeFold:
-    id: str
-    identity: dict[str, str]  # site, user_id, foss, language
-    last: dict[str, Any]  # {"at", "tutorial", "position"}
+    """Where a learner was last in a course: (at, position, tutorial), the highest wins."""
 
+    __slots__ = ("last", "names")
 
-def latest(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
-    """Of two {at, position, …} records, the later (the position breaks ties, as $max does)."""
-    return b if a is None or (b["at"], b.get("position", 0)) > (a["at"], a.get("position", 0)) else a
+    def __init__(self, names: tuple[str, ...], last: tuple[str, float, str]) -> None:
+        self.names, self.last = names, last  # names: site, user_id, foss, language
+
+    @property
+    def id(self) -> str:
+        return key(*self.names)
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return dict(zip(IDENTITY, self.names))  # noqa: B905 (the first four)
 
 
 def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[ResumeFold]]:
-    """The per-tutorial and per-course updates a batch of raw progress events makes.
+    """The per-tutorial and per-course updates a batch of raw progress events (times as datetimes) makes.
 
     Only a known learner's events about an identified tutorial count; the rest stay raw events."""
     tutorials: dict[tuple[str, ...], TutorialFold] = {}
     resumes: dict[tuple[str, ...], ResumeFold] = {}
     for e in events:
-        if not (e.get("user_id") and e.get("foss") and e.get("tutorial")):
+        user, foss, tutorial = e.get("user_id"), e.get("foss"), e.get("tutorial")
+        if not (user and foss and tutorial):
             continue
-        names = (e["site"], e["user_id"], e["foss"], e.get("language_name") or "", e["tutorial"])
+        learner = (e["site"], user, foss, e.get("language_name") or "")
+        names = (*learner, tutorial)
+        at, position, visit = format_datetime(e["timestamp"]), float(e["position"]), e.get("page_view_id") or ""
+        here = (at, position, visit)
         fold = tutorials.get(names)
         if fold is None:
-            fold = tutorials[names] = TutorialFold(key(*names), dict(zip(IDENTITY, names, strict=True)))
-        at, visit = e["timestamp"], e.get("page_view_id") or ""
+            fold = tutorials[names] = TutorialFold(names, here)
+        else:
+            if here > fold.last:
+                fold.last = here
+            if at < fold.first_at:
+                fold.first_at = at
+            elif at > fold.last_at:
+                fold.last_at = at
         if visit:
             fold.visits.add(visit)
-        if e["type"] == "video_progress" and e.get("minute") is not None:
-            fold.watched.add((e["minute"], at))
-        fold.last = latest(fold.last, {"at": at, "position": float(e["position"]), "visit": visit})
-        fold.first_at = min(fold.first_at or at, at)
-        fold.last_at = max(fold.last_at or at, at)
-        if e.get("duration"):
-            fold.duration = max(fold.duration or 0.0, float(e["duration"]))
-        here = {"at": at, "tutorial": e["tutorial"], "position": float(e["position"])}
-        resume = resumes.get(names[:4])
+        if e["type"] == "video_progress" and (minute := e.get("minute")) is not None:
+            fold.watched.add((minute, at))
+        if (duration := e.get("duration")) and (fold.duration is None or duration > fold.duration):
+            fold.duration = float(duration)
+        resume = resumes.get(learner)
         if resume is None:
-            resumes[names[:4]] = ResumeFold(key(*names[:4]), dict(zip(IDENTITY[:4], names, strict=False)), here)
-        else:
-            resume.last = latest(resume.last, here)
+            resumes[learner] = ResumeFold(learner, (at, position, tutorial))
+        elif (at, position, tutorial) > resume.last:
+            resume.last = (at, position, tutorial)
     return list(tutorials.values()), list(resumes.values())
 
 
 def apply(doc: dict[str, Any] | None, fold: TutorialFold) -> dict[str, Any]:
-    """The fold applied to a stored document, with the semantics of the MongoDB operators it uses
-    ($setOnInsert, $addToSet, $max, $min): the embedded store's way, and the reference for both."""
+    """The fold applied to a stored document (times as text), with the semantics of the MongoDB operators
+    it uses ($setOnInsert, $addToSet, $max, $min): the embedded store's way, and the reference for both."""
     doc = dict(doc) if doc else {"_id": fold.id, **fold.identity, "watched": [], "visits": []}
-    seen = {(w["minute"], w["at"]) for w in doc["watched"]}
-    doc["watched"] = doc["watched"] + [{"minute": m, "at": at} for m, at in sorted(fold.watched) if (m, at) not in seen]
-    doc["visits"] = doc["visits"] + sorted(fold.visits - set(doc["visits"]))
-    if fold.last is not None:
-        doc["last"] = latest(doc.get("last"), fold.last)
-    if fold.first_at is not None:
-        doc["first_watched_at"] = min(doc.get("first_watched_at") or fold.first_at, fold.first_at)
-    if fold.last_at is not None:
-        doc["last_watched_at"] = max(doc.get("last_watched_at") or fold.last_at, fold.last_at)
-    if fold.duration is not None:
-        doc["duration"] = max(doc.get("duration") or 0.0, fold.duration)
+    if fold.watched:
+        seen = {(w["minute"], w["at"]) for w in doc["watched"]}
+        if new := [{"minute": m, "at": at} for m, at in sorted(fold.watched) if (m, at) not in seen]:
+            doc["watched"] = doc["watched"] + new
+    if new_visits := fold.visits.difference(doc["visits"]):
+        doc["visits"] = doc["visits"] + sorted(new_visits)
+    last = doc.get("last")
+    if last is None or fold.last > (last["at"], last["position"], last["visit"]):
+        doc["last"] = {"at": fold.last[0], "position": fold.last[1], "visit": fold.last[2]}
+    if (first := doc.get("first_watched_at")) is None or fold.first_at < first:
+        doc["first_watched_at"] = fold.first_at
+    if (latest := doc.get("last_watched_at")) is None or fold.last_at > latest:
+        doc["last_watched_at"] = fold.last_at
+    if fold.duration is not None and fold.duration > (doc.get("duration") or 0.0):
+        doc["duration"] = fold.duration
     return doc
 
 

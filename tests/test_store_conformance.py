@@ -192,20 +192,54 @@ def test_folding_the_same_batch_twice_changes_nothing(store: Store) -> None:
     assert view(store)["visits"] == 1
 
 
-def test_sqlite_resume_points_from_before_their_columns_are_migrated(tmp_path: Path) -> None:
+# The embedded store's progress tables before they were keyed by the learner's identity.
+HASHED_ID_LAYOUT = """
+CREATE TABLE tutorial_progress (_id TEXT PRIMARY KEY, site TEXT, user_id TEXT, foss TEXT, language TEXT, doc TEXT);
+CREATE INDEX tutorial_progress_learner ON tutorial_progress (site, user_id, foss, language);
+CREATE TABLE resume_points (_id TEXT PRIMARY KEY, site TEXT, user_id TEXT, foss TEXT, language TEXT, doc TEXT);
+CREATE INDEX resume_points_learner ON resume_points (site, user_id, foss, language);
+"""
+
+
+@pytest.mark.parametrize("resume_columns", [False, True], ids=["resume-as-documents", "resume-with-columns"])
+def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resume_columns: bool) -> None:
+    import sqlite3
+
+    from footfall.progress import key
     from footfall.stores.sqlite import SQLiteStore
+
+    made = SQLiteStore(str(tmp_path / "new.db"))  # tutorial documents have kept their shape
+    made.init()
+    fold(made, [*watch_minutes([0, 1, 2, 3]), video("video_pause", 300, 250.0)])
+    [doc] = [row[0] for row in made.db.execute("SELECT doc FROM tutorial_progress")]
+    made.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.executescript(HASHED_ID_LAYOUT)
+    learner = ("test", "42", "BASH", "English")
+    old.execute("INSERT INTO tutorial_progress VALUES (?, ?, ?, ?, ?, ?)", (orjson.loads(doc)["_id"], *learner, doc))
+    point = {"_id": key(*learner), "site": "test", "user_id": "42", "foss": "BASH", "language": "English",
+             "last": {"at": "2026-05-04T10:05:00.000Z", "tutorial": "intro", "position": 250.0}}
+    columns = ", last_at, last_position" if resume_columns else ""
+    if resume_columns:
+        old.execute("ALTER TABLE resume_points ADD COLUMN last_at TEXT")
+        old.execute("ALTER TABLE resume_points ADD COLUMN last_position REAL")
+    values = (point["_id"], *learner, encode(point).decode(), *(["2026-05-04T10:05:00.000Z", 250.0] * resume_columns))
+    old.execute(f"INSERT INTO resume_points (_id, site, user_id, foss, language, doc{columns}) "
+                f"VALUES ({', '.join('?' * len(values))})", values)
+    old.commit()
+    old.close()
 
     store = SQLiteStore(str(tmp_path / "old.db"))
     store.init()
-    fold(store, [video("video_pause", 100, 250.0)])
-    # the layout before resume points kept their time and position as columns
-    for column in ("last_at", "last_position"):
-        store.db.execute(f"ALTER TABLE resume_points DROP COLUMN {column}")
     store.init()
+    assert store.progress(*learner)[1] == {**point, "last": {**point["last"], "at": T0.replace(minute=5)}}
+    assert (view(store)["minutes_watched"], view(store)["last_position"]) == (4, 250.0)
     fold(store, [video("video_progress", 50, 61.0, tutorial="older")])  # earlier: must not win
-    assert store.progress("test", "42", "BASH", "English")[1]["last"]["position"] == 250.0
-    fold(store, [video("video_play", 200, 12.0, tutorial="next")])
-    assert store.progress("test", "42", "BASH", "English")[1]["last"]["tutorial"] == "next"
+    assert store.progress(*learner)[1]["last"]["position"] == 250.0
+    fold(store, watch_minutes([4], start=400))  # the migrated row is found again, not doubled
+    assert store.count("tutorial_progress") == 2 and view(store)["minutes_watched"] == 5
+    assert store.progress(*learner)[1]["last"]["tutorial"] == "intro"
+    assert store.progress(*learner)[1]["last"]["position"] == 240.5
 
 
 def test_late_events_never_move_the_last_position_backwards(store: Store) -> None:

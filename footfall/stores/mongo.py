@@ -18,7 +18,7 @@ from pymongo.write_concern import WriteConcern
 
 from footfall import progress
 from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
-from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator
+from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator, parse_datetime
 from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
 
 RETENTION_INDEX = "retention"
@@ -153,8 +153,8 @@ class MongoStore:
                 self._cache_derived([f.id for f in tutorials], threshold)
             if resumes:
                 self.db[RESUME].bulk_write([
-                    UpdateOne({"_id": r.id}, {"$setOnInsert": r.identity, "$max": {"last": r.last}}, upsert=True)
-                    for r in resumes], ordered=False)
+                    UpdateOne({"_id": r.id}, {"$setOnInsert": r.identity, "$max": {"last": _resume_point(r)}},
+                              upsert=True) for r in resumes], ordered=False)
         except PyMongoError as exc:  # includes an upsert race (11000): the whole fold is retried, harmlessly
             raise StoreUnavailable(f"mongodb: {exc}") from exc
 
@@ -213,15 +213,24 @@ class MongoStore:
 
 
 def _fold_update(fold: TutorialFold) -> dict[str, Any]:
-    update: dict[str, Any] = {"$setOnInsert": fold.identity}
-    add = {"watched": {"$each": [{"minute": m, "at": at} for m, at in sorted(fold.watched)]},
-           "visits": {"$each": sorted(fold.visits)}}
-    update["$addToSet"] = add
-    highest = {"last": fold.last, "last_watched_at": fold.last_at, "duration": fold.duration}
-    update["$max"] = {k: v for k, v in highest.items() if v is not None}
-    if fold.first_at is not None:
-        update["$min"] = {"first_watched_at": fold.first_at}
-    return update
+    """Folds keep times as canonical text; MongoDB stores dates."""
+    at, position, visit = fold.last
+    highest = {"last": {"at": _date(at), "position": position, "visit": visit},
+               "last_watched_at": _date(fold.last_at), "duration": fold.duration}
+    return {"$setOnInsert": fold.identity,
+            "$addToSet": {"watched": {"$each": [{"minute": m, "at": _date(at)} for m, at in sorted(fold.watched)]},
+                          "visits": {"$each": sorted(fold.visits)}},
+            "$max": {k: v for k, v in highest.items() if v is not None},
+            "$min": {"first_watched_at": _date(fold.first_at)}}
+
+
+def _resume_point(fold: ResumeFold) -> dict[str, Any]:
+    at, position, tutorial = fold.last
+    return {"at": _date(at), "tutorial": tutorial, "position": position}  # the field order of stored points
+
+
+def _date(text: str) -> datetime:
+    return parse_datetime(text, "at")
 
 
 def _bulk_result(details: dict[str, Any]) -> WriteResult:

@@ -40,21 +40,6 @@ INDEXED = {"site_time": ("site", "timestamp")}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _as_text(tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold]
-             ) -> tuple[list[TutorialFold], list[ResumeFold]]:
-    """Folds with their times as canonical strings, to merge into stored documents without parsing them
-    (each distinct time is formatted once: an event's time appears in several places)."""
-    texts: dict[datetime, str] = {}
-
-    def text(at: Any) -> Any:
-        return None if at is None else texts.get(at) or texts.setdefault(at, format_datetime(at))
-
-    return ([TutorialFold(f.id, f.identity, {(m, text(at)) for m, at in f.watched}, f.visits,
-                          {**f.last, "at": text(f.last["at"])} if f.last else None,
-                          text(f.first_at), text(f.last_at), f.duration) for f in tutorials],
-            [ResumeFold(r.id, r.identity, {**r.last, "at": text(r.last["at"])}) for r in resumes])
-
-
 def _progress_times(doc: dict[str, Any]) -> dict[str, Any]:
     """Progress documents keep times nested (last.at, watched[].at): back to datetimes."""
     for name in ("first_watched_at", "last_watched_at", "completed_at"):
@@ -97,16 +82,7 @@ class SQLiteStore:
 
     def init(self) -> None:
         try:
-            for name in PROGRESS_COLLECTIONS:  # the learner's identity as columns: looked up on every read
-                self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, site TEXT, user_id TEXT, '
-                                f'foss TEXT, language TEXT, doc TEXT NOT NULL)')
-                self.db.execute(f'CREATE INDEX IF NOT EXISTS "{name}_learner" ON "{name}" ({", ".join(LEARNER)})')
-            columns = {row[1] for row in self.db.execute(f'PRAGMA table_info("{RESUME}")')}
-            if "last_at" not in columns:  # resume points compare (time, position) as columns, to upsert blind
-                self.db.execute(f'ALTER TABLE "{RESUME}" ADD COLUMN last_at TEXT')
-                self.db.execute(f'ALTER TABLE "{RESUME}" ADD COLUMN last_position REAL')
-                self.db.execute(f"UPDATE \"{RESUME}\" SET last_at = json_extract(doc, '$.last.at'), "
-                                f"last_position = json_extract(doc, '$.last.position')")
+            self._progress_tables()
             for name in COLLECTIONS:
                 self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
                 if name == DEAD_LETTERS:
@@ -200,22 +176,53 @@ class SQLiteStore:
         return int(self._query(f'SELECT count(*) FROM "{collection}"')[0][0])
 
     # --- tutorial progress: read, merge in Python (progress.apply), write back, in one transaction ---------
+    #
+    # A learner's identity is the key: one unique index finds a tutorial, a learner's tutorials (its
+    # prefix) and catches a second insert. Rows are appended in rowid order, so that a new tutorial
+    # writes one random index page, not two (an id index as well): pages written are what a fold costs.
 
-    def _progress_docs(self, collection: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Stored progress documents as they are: times stay canonical strings, which sort as times do."""
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows = self.db.execute(f'SELECT _id, doc FROM "{collection}" WHERE _id IN ({",".join("?" * len(chunk))})',
-                                   chunk)
-            found.update((id, orjson.loads(doc)) for id, doc in rows)
-        return found
+    def _progress_tables(self) -> None:
+        learner = ", ".join(LEARNER)
+        tables = {
+            TUTORIALS: f"site TEXT, user_id TEXT, foss TEXT, language TEXT, tutorial TEXT, doc TEXT NOT NULL, "
+                       f"UNIQUE ({learner}, tutorial)",
+            # a resume point is its columns: compared and replaced in SQL, never read back to write it
+            RESUME: f"site TEXT, user_id TEXT, foss TEXT, language TEXT, tutorial TEXT, last_at TEXT, "
+                    f"last_position REAL, UNIQUE ({learner})",
+        }
+        for name, columns in tables.items():
+            self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
+        if "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
+            self._transaction(lambda: self._migrate_progress(tables))
 
-    def _put(self, collection: str, docs: list[dict[str, Any]]) -> None:
-        self.db.executemany(
-            f'INSERT INTO "{collection}" (_id, site, user_id, foss, language, doc) VALUES (?, ?, ?, ?, ?, ?) '
-            f"ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc",
-            [(doc["_id"], *(doc[k] for k in LEARNER), encode(doc).decode()) for doc in docs])
+    def _migrate_progress(self, tables: dict[str, str]) -> None:
+        """From the layout keyed by a hashed id (documents whole, resume points with or without columns)."""
+        for name, columns in tables.items():
+            self.db.execute(f'ALTER TABLE "{name}" RENAME TO "{name}_old"')
+            self.db.execute(f'DROP INDEX IF EXISTS "{name}_learner"')
+            self.db.execute(f'CREATE TABLE "{name}" ({columns})')
+        self.db.execute(f'INSERT INTO "{TUTORIALS}" SELECT {", ".join(LEARNER)}, json_extract(doc, \'$.tutorial\'), '
+                        f'doc FROM "{TUTORIALS}_old"')
+        self.db.execute(f'INSERT INTO "{RESUME}" SELECT {", ".join(LEARNER)}, json_extract(doc, \'$.last.tutorial\'), '
+                        f"json_extract(doc, '$.last.at'), json_extract(doc, '$.last.position') FROM \"{RESUME}_old\"")
+        for name in tables:
+            self.db.execute(f'DROP TABLE "{name}_old"')
+
+    def _tutorials(self, names: Sequence[tuple[str, ...]]) -> dict[int, tuple[int, dict[str, Any]]]:
+        """Stored tutorial documents (by their place in `names`) with their rowids; times stay canonical text."""
+        rows = self.db.execute(
+            f'SELECT j.key, t.rowid, t.doc FROM json_each(?) j JOIN "{TUTORIALS}" t ON (t.site, t.user_id, '
+            f"t.foss, t.language, t.tutorial) = (json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
+            f"json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'))",
+            (orjson.dumps(names).decode(),))
+        return {i: (rowid, orjson.loads(doc)) for i, rowid, doc in rows}
+
+    def _put(self, docs: Sequence[tuple[tuple[str, ...], int | None, dict[str, Any]]]) -> None:
+        """(names, rowid or None if new, document): the known rows updated by rowid, the new inserted."""
+        self.db.executemany(f'UPDATE "{TUTORIALS}" SET doc = ? WHERE rowid = ?',
+                            [(encode(doc).decode(), rowid) for _, rowid, doc in docs if rowid is not None])
+        self.db.executemany(f'INSERT INTO "{TUTORIALS}" VALUES (?, ?, ?, ?, ?, ?)',
+                            [(*names, encode(doc).decode()) for names, rowid, doc in docs if rowid is None])
 
     def _transaction(self, work: Callable[[], T]) -> T:
         try:
@@ -233,34 +240,37 @@ class SQLiteStore:
 
     def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
                       threshold: float) -> None:
-        tutorials, resumes = _as_text(tutorials, resumes)
-
         def work() -> None:
-            stored = self._progress_docs(TUTORIALS, [f.id for f in tutorials])
-            docs = [progress.apply(stored.get(fold.id), fold) for fold in tutorials]
-            self._put(TUTORIALS, [{**doc, **progress.derive(doc, threshold)} for doc in docs])
+            stored = self._tutorials([f.names for f in tutorials])
+            docs = []
+            for i, fold in enumerate(tutorials):
+                rowid, doc = stored.get(i, (None, None))
+                doc = progress.apply(doc, fold)
+                doc.update(progress.derive(doc, threshold))
+                docs.append((fold.names, rowid, doc))
+            self._put(docs)
             # A resume point is replaced only by a later one: a conditional upsert, nothing to read back.
             self.db.executemany(
-                f'INSERT INTO "{RESUME}" (_id, site, user_id, foss, language, last_at, last_position, doc) '
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (_id) DO UPDATE SET last_at = excluded.last_at, "
-                f"last_position = excluded.last_position, doc = excluded.doc "
-                f'WHERE (excluded.last_at, excluded.last_position) > ("{RESUME}".last_at, "{RESUME}".last_position)',
-                [(r.id, *(r.identity[k] for k in LEARNER), r.last["at"], r.last["position"],
-                  encode({"_id": r.id, **r.identity, "last": r.last}).decode()) for r in resumes])
+                f'INSERT INTO "{RESUME}" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET '
+                f"tutorial = excluded.tutorial, last_at = excluded.last_at, last_position = excluded.last_position "
+                f"WHERE (excluded.last_at, excluded.last_position, excluded.tutorial) "
+                f'> ("{RESUME}".last_at, "{RESUME}".last_position, "{RESUME}".tutorial)',
+                [(*r.names, r.last[2], r.last[0], r.last[1]) for r in resumes])
 
         self._transaction(work)
 
     def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
                       threshold: float) -> dict[str, Any]:
-        id = progress.key(*(identity[k] for k in IDENTITY))
+        names = tuple(identity[k] for k in IDENTITY)
         when = format_datetime(at)
 
         def work() -> dict[str, Any]:
-            doc = self._progress_docs(TUTORIALS, [id]).get(id) or {"_id": id, **identity, "watched": [], "visits": []}
+            rowid, doc = self._tutorials([names]).get(0, (None, None))
+            doc = dict(doc) if doc else {"_id": progress.key(*names), **identity, "watched": [], "visits": []}
             if doc.get("mark") is None or (when, state) > (doc["mark"]["at"], doc["mark"]["state"]):
                 doc["mark"] = {"at": when, "state": state, "visit": visit}
             doc.update(progress.derive(doc, threshold))
-            self._put(TUTORIALS, [doc])
+            self._put([(names, rowid, doc)])
             return _progress_times(doc)
 
         return self._transaction(work)
@@ -268,11 +278,15 @@ class SQLiteStore:
     def progress(self, site: str, user_id: str, foss: str, language: str
                  ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         where = " AND ".join(f"{k} = ?" for k in LEARNER)
-        args = (site, user_id, foss, language)
-        rows = self._query(f'SELECT doc FROM "{TUTORIALS}" WHERE {where}', args)
-        resume = self._query(f'SELECT doc FROM "{RESUME}" WHERE {where}', args)
-        return ([_progress_times(orjson.loads(r[0])) for r in rows],
-                _progress_times(orjson.loads(resume[0][0])) if resume else None)
+        names = (site, user_id, foss, language)
+        rows = self._query(f'SELECT doc FROM "{TUTORIALS}" WHERE {where}', names)
+        resume = self._query(f'SELECT tutorial, last_at, last_position FROM "{RESUME}" WHERE {where}', names)
+        point = None
+        if resume:
+            tutorial, at, position = resume[0]
+            point = {"_id": progress.key(*names), **dict(zip(LEARNER, names, strict=True)),
+                     "last": {"at": parse_datetime(at, "at"), "tutorial": tutorial, "position": position}}
+        return [_progress_times(orjson.loads(r[0])) for r in rows], point
 
     def prune(self, before: datetime) -> dict[str, int]:
         cutoff = format_datetime(before)
