@@ -60,11 +60,12 @@ class TutorialFold:
 
 
 class ResumeFold:
-    """Where a learner was last in a course: (at, position, tutorial), the highest wins."""
+    """Where a learner was last in a course: (at, tutorial, position), the highest wins, compared in the
+    order MongoDB's $max compares the stored point's fields."""
 
     __slots__ = ("last", "names")
 
-    def __init__(self, names: tuple[str, ...], last: tuple[str, float, str]) -> None:
+    def __init__(self, names: tuple[str, ...], last: tuple[str, str, float]) -> None:
         self.names, self.last = names, last  # names: site, user_id, foss, language
 
     @property
@@ -108,9 +109,9 @@ def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[Re
             fold.duration = float(duration)
         resume = resumes.get(learner)
         if resume is None:
-            resumes[learner] = ResumeFold(learner, (at, position, tutorial))
-        elif (at, position, tutorial) > resume.last:
-            resume.last = (at, position, tutorial)
+            resumes[learner] = ResumeFold(learner, (at, tutorial, position))
+        elif (at, tutorial, position) > resume.last:
+            resume.last = (at, tutorial, position)
     return list(tutorials.values()), list(resumes.values())
 
 

@@ -3,12 +3,15 @@ whenever FOOTFALL_TEST_MONGODB_URI is set."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stores import VALIDATING, log_doc, make_store, store_kinds
 
 from footfall.schemas import COLLECTIONS, encode
@@ -190,6 +193,46 @@ def test_folding_the_same_batch_twice_changes_nothing(store: Store) -> None:
     fold(store, batch)
     assert store.progress("test", "42", "BASH", "English") == first
     assert view(store)["visits"] == 1
+
+
+def progress_facts(store: Store, users: Iterable[str]) -> list[object]:
+    """What a fold is meant to decide, whatever order the events came in: the facts as sets, and the view."""
+    from footfall.progress import tutorial_view
+
+    facts: list[object] = []
+    for user in users:
+        docs, resume = store.progress("test", user, "BASH", "English")
+        for doc in sorted(docs, key=lambda d: d["tutorial"]):
+            facts.append((tutorial_view(doc, 0.8), sorted((w["minute"], w["at"]) for w in doc["watched"]),
+                          sorted(doc["visits"]), doc["last"]))
+        facts.append(resume and resume["last"])
+    return facts
+
+
+video_events = st.builds(
+    video, kind=st.sampled_from(["video_play", "video_progress", "video_pause", "video_seek"]),
+    seconds=st.sampled_from([0, 60, 61, 300]), position=st.sampled_from([0.5, 61.0, 130.0, 250.0]),
+    visit=st.sampled_from([VISIT_1, VISIT_2]), tutorial=st.sampled_from(["intro", "next"]), user=st.sampled_from("12"))
+
+
+@pytest.mark.parametrize("kind", [k for k in store_kinds() if k != "mongodb"])  # each example makes two stores
+@settings(max_examples=40, deadline=None)
+@given(events=st.lists(video_events, min_size=1, max_size=12), data=st.data())
+def test_folds_agree_whatever_the_order_batching_and_redelivery(kind: str, events: list[dict[str, object]],
+                                                                 data: st.DataObject) -> None:
+    """Ties included: equal times with different positions, visits or tutorials."""
+    shuffled = data.draw(st.permutations(events + data.draw(st.lists(st.sampled_from(events), max_size=4))))
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(shuffled)), max_size=3)))
+    with tempfile.TemporaryDirectory() as once_dir, tempfile.TemporaryDirectory() as any_dir:
+        once, any_way = make_store(kind, Path(once_dir)), make_store(kind, Path(any_dir))
+        once.init()
+        any_way.init()
+        fold(once, events)
+        for start, end in zip([0, *cuts], [*cuts, len(shuffled)], strict=True):
+            fold(any_way, shuffled[start:end])
+        assert progress_facts(any_way, "12") == progress_facts(once, "12")
+        once.close()
+        any_way.close()
 
 
 # The embedded store's progress tables before they were keyed by the learner's identity.

@@ -225,8 +225,8 @@ def _fold_update(fold: TutorialFold) -> dict[str, Any]:
 
 
 def _resume_point(fold: ResumeFold) -> dict[str, Any]:
-    at, position, tutorial = fold.last
-    return {"at": _date(at), "tutorial": tutorial, "position": position}  # the field order of stored points
+    at, tutorial, position = fold.last
+    return {"at": _date(at), "tutorial": tutorial, "position": position}
 
 
 def _date(text: str) -> datetime:

@@ -253,9 +253,9 @@ class SQLiteStore:
             self.db.executemany(
                 f'INSERT INTO "{RESUME}" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET '
                 f"tutorial = excluded.tutorial, last_at = excluded.last_at, last_position = excluded.last_position "
-                f"WHERE (excluded.last_at, excluded.last_position, excluded.tutorial) "
-                f'> ("{RESUME}".last_at, "{RESUME}".last_position, "{RESUME}".tutorial)',
-                [(*r.names, r.last[2], r.last[0], r.last[1]) for r in resumes])
+                f"WHERE (excluded.last_at, excluded.tutorial, excluded.last_position) "
+                f'> ("{RESUME}".last_at, "{RESUME}".tutorial, "{RESUME}".last_position)',
+                [(*r.names, r.last[1], r.last[0], r.last[2]) for r in resumes])
 
         self._transaction(work)
 
