@@ -2,7 +2,8 @@
 
     python bench/bench_progress.py [--events 100000] [--learners 100000] [--reads 2000]
 
-Folds: raw video events (as the drainer decodes them) folded in batches of 500 into per-learner
+Folds: raw video events (as the drainer reads them from the queue: JSON, times as canonical text) folded in
+batches of 500 into per-learner
 documents, the way the drainer does after storing them. Reads: a store holding `--learners` learners'
 progress (two tutorials each), a real collector (one uvicorn worker) and one learner's GET at a time,
 each with its own signed token.
@@ -22,6 +23,7 @@ from pipeline import KEY, SECRET, Pipeline, machine
 
 from footfall import tokens
 from footfall.progress import folds
+from footfall.schemas import format_datetime
 from footfall.stores.sqlite import SQLiteStore
 
 
@@ -32,8 +34,9 @@ def events(n: int, learners: int, rng: random.Random) -> list[dict[str, object]]
         minute = rng.randrange(10)
         out.append({"site": "bench", "user_id": f"learner-{rng.randrange(learners)}", "foss": "BASH",
                     "language_name": "English", "tutorial": f"t{rng.randrange(20)}", "type": "video_progress",
-                    "timestamp": at + timedelta(seconds=i), "position": minute * 60.0 + 1, "minute": minute,
-                    "duration": 600.0, "page_view_id": str(uuid.UUID(int=rng.getrandbits(128), version=4))})
+                    "timestamp": format_datetime(at + timedelta(seconds=i)), "position": minute * 60.0 + 1,
+                    "minute": minute, "duration": 600.0,
+                    "page_view_id": str(uuid.UUID(int=rng.getrandbits(128), version=4))})
     return out
 
 

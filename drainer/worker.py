@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from drainer.queue import StreamQueue
 from footfall import keys
 from footfall.progress import folds
-from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Stream, decode
+from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Stream
 from footfall.settings import Settings
 from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, store_from
 
@@ -141,7 +141,7 @@ class StreamWorker:
         letters = [_letter(self.stream, batch[i], reason, now) for i, reason in result.invalid]
         if self.stream is TUTORIAL_PROGRESS:  # folded again on redelivery: the fold is idempotent
             refused = {i for i, _ in result.invalid}
-            tutorials, resumes = folds(decode(raw, self.stream) for i, raw in enumerate(batch) if i not in refused)
+            tutorials, resumes = folds(orjson.loads(raw) for i, raw in enumerate(batch) if i not in refused)
             if tutorials or resumes:
                 self.retry(lambda: self.store.fold_progress(tutorials, resumes, self.settings.completion_threshold))
         if letters:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from footfall.schemas import format_datetime
+from footfall.schemas import CANONICAL_TIME, format_datetime, parse_datetime
 
 TUTORIALS = "tutorial_progress"
 RESUME = "resume_points"
@@ -78,7 +77,8 @@ class ResumeFold:
 
 
 def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[ResumeFold]]:
-    """The per-tutorial and per-course updates a batch of raw progress events (times as datetimes) makes.
+    """The per-tutorial and per-course updates a batch of raw progress events makes (their times as
+    datetimes, or as the canonical text the collector queues, taken as it is).
 
     Only a known learner's events about an identified tutorial count; the rest stay raw events."""
     tutorials: dict[tuple[str, ...], TutorialFold] = {}
@@ -89,7 +89,10 @@ def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[Re
             continue
         learner = (e["site"], user, foss, e.get("language_name") or "")
         names = (*learner, tutorial)
-        at, position, visit = format_datetime(e["timestamp"]), float(e["position"]), e.get("page_view_id") or ""
+        at = e["timestamp"]
+        if type(at) is not str or not CANONICAL_TIME(at):
+            at = format_datetime(parse_datetime(at))
+        position, visit = float(e["position"]), e.get("page_view_id") or ""
         here = (at, position, visit)
         fold = tutorials.get(names)
         if fold is None:
@@ -118,16 +121,24 @@ def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[Re
 def apply(doc: dict[str, Any] | None, fold: TutorialFold) -> dict[str, Any]:
     """The fold applied to a stored document (times as text), with the semantics of the MongoDB operators
     it uses ($setOnInsert, $addToSet, $max, $min): the embedded store's way, and the reference for both."""
-    doc = dict(doc) if doc else {"_id": fold.id, **fold.identity, "watched": [], "visits": []}
+    at, position, visit = fold.last
+    if doc is None:
+        new = {"_id": fold.id, **fold.identity, "watched": [{"minute": m, "at": t} for m, t in sorted(fold.watched)],
+               "visits": sorted(fold.visits), "last": {"at": at, "position": position, "visit": visit},
+               "first_watched_at": fold.first_at, "last_watched_at": fold.last_at}
+        if fold.duration is not None:
+            new["duration"] = fold.duration
+        return new
+    doc = dict(doc)
     if fold.watched:
         seen = {(w["minute"], w["at"]) for w in doc["watched"]}
-        if new := [{"minute": m, "at": at} for m, at in sorted(fold.watched) if (m, at) not in seen]:
-            doc["watched"] = doc["watched"] + new
+        if more := [{"minute": m, "at": t} for m, t in sorted(fold.watched) if (m, t) not in seen]:
+            doc["watched"] = doc["watched"] + more
     if new_visits := fold.visits.difference(doc["visits"]):
         doc["visits"] = doc["visits"] + sorted(new_visits)
     last = doc.get("last")
     if last is None or fold.last > (last["at"], last["position"], last["visit"]):
-        doc["last"] = {"at": fold.last[0], "position": fold.last[1], "visit": fold.last[2]}
+        doc["last"] = {"at": at, "position": position, "visit": visit}
     if (first := doc.get("first_watched_at")) is None or fold.first_at < first:
         doc["first_watched_at"] = fold.first_at
     if (latest := doc.get("last_watched_at")) is None or fold.last_at > latest:
@@ -141,27 +152,31 @@ def derive(doc: dict[str, Any], threshold: float) -> dict[str, Any]:
     """Completion and coverage, computed from the document's facts."""
     duration = doc.get("duration") or 0.0
     total = max(1, math.ceil(duration / 60)) if duration else None
-    first_seen: dict[int, datetime] = {}
-    for w in doc.get("watched", []):
-        if w["minute"] not in first_seen or w["at"] < first_seen[w["minute"]]:
-            first_seen[w["minute"]] = w["at"]
-    minutes = sorted(m for m in first_seen if total is None or m < total)
-    coverage = min(1.0, len(minutes) / total) if total else 0.0
-    needed = math.ceil(threshold * total - 1e-9) if total else None
-    earned_at = sorted(first_seen[m] for m in minutes)[needed - 1] if needed and len(minutes) >= needed else None
+    first_seen: dict[int, Any] = {}  # minute: when first watched (datetimes, or canonical text)
+    for w in doc.get("watched", ()):
+        minute, at = w["minute"], w["at"]
+        if (seen := first_seen.get(minute)) is None or at < seen:
+            first_seen[minute] = at
+    minutes = sorted(first_seen if total is None else [m for m in first_seen if m < total])
+    coverage, earned_at = 0.0, None
+    if total:
+        coverage = min(1.0, len(minutes) / total)
+        needed = math.ceil(threshold * total - 1e-9)
+        if len(minutes) >= needed:
+            earned_at = sorted([first_seen[m] for m in minutes])[needed - 1]
 
-    mark, last = doc.get("mark"), doc.get("last")
+    mark = doc.get("mark")
     completed, by, at = earned_at is not None, "coverage", earned_at
     if mark and mark["state"] == "complete":
         completed, by, at = True, "learner", mark["at"]
-    elif mark and mark["state"] == "incomplete":
-        new_visit = last is not None and last.get("visit") != mark.get("visit") and last["at"] > mark["at"]
-        completed = completed and new_visit
+    elif mark and mark["state"] == "incomplete" and completed:
+        last = doc.get("last")
+        completed = last is not None and last.get("visit") != mark.get("visit") and last["at"] > mark["at"]
     return {
         "minutes_watched": minutes,
         "minutes_total": total,
         "coverage": round(coverage, 4),
-        "visit_count": len(doc.get("visits", [])),
+        "visit_count": len(doc.get("visits", ())),
         "completed": completed,
         "completed_by": by if completed else None,
         "completed_at": at if completed else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -184,6 +184,23 @@ def test_seeking_to_the_end_does_not_complete_a_tutorial(store: Store) -> None:
     progress = view(store)
     assert progress["completed"] is False and progress["minutes_watched"] == 1
     assert progress["last_position"] == 300
+
+
+def test_folds_read_times_as_datetimes_or_text_in_any_offset() -> None:
+    from footfall.progress import folds
+    from footfall.schemas import format_datetime
+
+    def facts(events: list[dict[str, object]]) -> list[object]:
+        tutorials, resumes = folds(events)
+        return [(f.names, f.watched, f.visits, f.last, f.first_at, f.last_at) for f in tutorials] + [
+            (r.names, r.last) for r in resumes]
+
+    as_datetimes = watch_minutes([0, 1, 2])
+    as_queued = [{**e, "timestamp": format_datetime(e["timestamp"])} for e in as_datetimes]  # type: ignore[arg-type]
+    in_paris = [{**e, "timestamp": e["timestamp"].astimezone(timezone(timedelta(hours=2))).isoformat()}  # type: ignore[attr-defined]
+                for e in as_datetimes]
+    assert facts(as_queued) == facts(as_datetimes) == facts(in_paris)
+    assert facts(as_queued)[0][4] == "2026-05-04T10:00:00.000Z"
 
 
 def test_folding_the_same_batch_twice_changes_nothing(store: Store) -> None:

@@ -217,12 +217,10 @@ class SQLiteStore:
             (orjson.dumps(names).decode(),))
         return {i: (rowid, orjson.loads(doc)) for i, rowid, doc in rows}
 
-    def _put(self, docs: Sequence[tuple[tuple[str, ...], int | None, dict[str, Any]]]) -> None:
-        """(names, rowid or None if new, document): the known rows updated by rowid, the new inserted."""
-        self.db.executemany(f'UPDATE "{TUTORIALS}" SET doc = ? WHERE rowid = ?',
-                            [(encode(doc).decode(), rowid) for _, rowid, doc in docs if rowid is not None])
-        self.db.executemany(f'INSERT INTO "{TUTORIALS}" VALUES (?, ?, ?, ?, ?, ?)',
-                            [(*names, encode(doc).decode()) for names, rowid, doc in docs if rowid is None])
+    def _put(self, updates: list[tuple[str, int]], inserts: list[tuple[str, ...]]) -> None:
+        """Known rows are updated by rowid, (document, rowid); new ones inserted, (*names, document)."""
+        self.db.executemany(f'UPDATE "{TUTORIALS}" SET doc = ? WHERE rowid = ?', updates)
+        self.db.executemany(f'INSERT INTO "{TUTORIALS}" VALUES (?, ?, ?, ?, ?, ?)', inserts)
 
     def _transaction(self, work: Callable[[], T]) -> T:
         try:
@@ -242,13 +240,16 @@ class SQLiteStore:
                       threshold: float) -> None:
         def work() -> None:
             stored = self._tutorials([f.names for f in tutorials])
-            docs = []
+            updates, inserts = [], []
             for i, fold in enumerate(tutorials):
                 rowid, doc = stored.get(i, (None, None))
                 doc = progress.apply(doc, fold)
                 doc.update(progress.derive(doc, threshold))
-                docs.append((fold.names, rowid, doc))
-            self._put(docs)
+                if rowid is None:
+                    inserts.append((*fold.names, orjson.dumps(doc).decode()))  # times are text already
+                else:
+                    updates.append((orjson.dumps(doc).decode(), rowid))
+            self._put(updates, inserts)
             # A resume point is replaced only by a later one: a conditional upsert, nothing to read back.
             self.db.executemany(
                 f'INSERT INTO "{RESUME}" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET '
@@ -270,7 +271,8 @@ class SQLiteStore:
             if doc.get("mark") is None or (when, state) > (doc["mark"]["at"], doc["mark"]["state"]):
                 doc["mark"] = {"at": when, "state": state, "visit": visit}
             doc.update(progress.derive(doc, threshold))
-            self._put([(names, rowid, doc)])
+            text = encode(doc).decode()
+            self._put([] if rowid is None else [(text, rowid)], [(*names, text)] if rowid is None else [])
             return _progress_times(doc)
 
         return self._transaction(work)
