@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import orjson
 
 from footfall import progress
-from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
+from footfall.progress import IDENTITY, RESUME, TUTORIALS, ResumeFold, TutorialFold
 from footfall.schemas import (
     COLLECTIONS,
     DEAD_LETTERS,
@@ -180,33 +180,33 @@ class SQLiteStore:
     # A learner's identity is the key: one unique index finds a tutorial, a learner's tutorials (its
     # prefix) and catches a second insert. Rows are appended in rowid order, so that a new tutorial
     # writes one random index page, not two (an id index as well): pages written are what a fold costs.
+    # Resume points are a view of the tutorials' last positions: nothing more to write, and never out of step.
 
     def _progress_tables(self) -> None:
         learner = ", ".join(LEARNER)
-        tables = {
-            TUTORIALS: f"site TEXT, user_id TEXT, foss TEXT, language TEXT, tutorial TEXT, doc TEXT NOT NULL, "
-                       f"UNIQUE ({learner}, tutorial)",
-            # a resume point is its columns: compared and replaced in SQL, never read back to write it
-            RESUME: f"site TEXT, user_id TEXT, foss TEXT, language TEXT, tutorial TEXT, last_at TEXT, "
-                    f"last_position REAL, UNIQUE ({learner})",
-        }
-        for name, columns in tables.items():
-            self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
-        if "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
-            self._transaction(lambda: self._migrate_progress(tables))
+        table = (f'CREATE TABLE IF NOT EXISTS "{TUTORIALS}" (site TEXT, user_id TEXT, foss TEXT, language TEXT, '
+                 f"tutorial TEXT, doc TEXT NOT NULL, UNIQUE ({learner}, tutorial))")
+        at, position = "json_extract(doc, '$.last.at')", "json_extract(doc, '$.last.position')"
+        view = (f'CREATE VIEW IF NOT EXISTS "{RESUME}" AS SELECT {learner}, tutorial, last_at, last_position FROM '
+                f"(SELECT {learner}, tutorial, {at} AS last_at, {position} AS last_position, row_number() OVER "
+                f"(PARTITION BY {learner} ORDER BY {at} DESC, tutorial DESC, {position} DESC) AS n "
+                f'FROM "{TUTORIALS}" WHERE {at} IS NOT NULL) WHERE n = 1')
+        kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master WHERE name IN (?, ?)", (TUTORIALS, RESUME)))
+        if kinds.get(TUTORIALS) and "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
+            self._transaction(lambda: self._migrate_progress(table))
+        if kinds.get(RESUME) == "table":  # resume points were kept, not derived (the same facts, folded twice)
+            self.db.execute(f'DROP TABLE "{RESUME}"')
+        self.db.execute(table)
+        self.db.execute(view)
 
-    def _migrate_progress(self, tables: dict[str, str]) -> None:
-        """From the layout keyed by a hashed id (documents whole, resume points with or without columns)."""
-        for name, columns in tables.items():
-            self.db.execute(f'ALTER TABLE "{name}" RENAME TO "{name}_old"')
-            self.db.execute(f'DROP INDEX IF EXISTS "{name}_learner"')
-            self.db.execute(f'CREATE TABLE "{name}" ({columns})')
+    def _migrate_progress(self, table: str) -> None:
+        """From the layout keyed by a hashed id, where the tutorial was only in the document."""
+        self.db.execute(f'ALTER TABLE "{TUTORIALS}" RENAME TO "{TUTORIALS}_old"')
+        self.db.execute(f'DROP INDEX IF EXISTS "{TUTORIALS}_learner"')
+        self.db.execute(table)
         self.db.execute(f'INSERT INTO "{TUTORIALS}" SELECT {", ".join(LEARNER)}, json_extract(doc, \'$.tutorial\'), '
                         f'doc FROM "{TUTORIALS}_old"')
-        self.db.execute(f'INSERT INTO "{RESUME}" SELECT {", ".join(LEARNER)}, json_extract(doc, \'$.last.tutorial\'), '
-                        f"json_extract(doc, '$.last.at'), json_extract(doc, '$.last.position') FROM \"{RESUME}_old\"")
-        for name in tables:
-            self.db.execute(f'DROP TABLE "{name}_old"')
+        self.db.execute(f'DROP TABLE "{TUTORIALS}_old"')
 
     def _tutorials(self, names: Sequence[tuple[str, ...]]) -> dict[int, tuple[int, dict[str, Any]]]:
         """Stored tutorial documents (by their place in `names`) with their rowids; times stay canonical text."""
@@ -238,6 +238,8 @@ class SQLiteStore:
 
     def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
                       threshold: float) -> None:
+        """Resume points follow from the tutorials' last positions (the `resume_points` view)."""
+
         def work() -> None:
             stored = self._tutorials([f.names for f in tutorials])
             updates, inserts = [], []
@@ -250,13 +252,6 @@ class SQLiteStore:
                 else:
                     updates.append((orjson.dumps(doc).decode(), rowid))
             self._put(updates, inserts)
-            # A resume point is replaced only by a later one: a conditional upsert, nothing to read back.
-            self.db.executemany(
-                f'INSERT INTO "{RESUME}" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET '
-                f"tutorial = excluded.tutorial, last_at = excluded.last_at, last_position = excluded.last_position "
-                f"WHERE (excluded.last_at, excluded.tutorial, excluded.last_position) "
-                f'> ("{RESUME}".last_at, "{RESUME}".tutorial, "{RESUME}".last_position)',
-                [(*r.names, r.last[1], r.last[0], r.last[2]) for r in resumes])
 
         self._transaction(work)
 
@@ -309,10 +304,10 @@ class SQLiteStore:
                 if site is not None:
                     where, args = f"{where} AND {_json_path('site')} = ?", [user_id, site]
                 counts[name] = self.db.execute(f'DELETE FROM "{name}" WHERE {where}', args).rowcount
-            for name in PROGRESS_COLLECTIONS:
-                where = "user_id = ?" + (" AND site = ?" if site is not None else "")
-                args = [user_id] + ([site] if site is not None else [])
-                counts[name] = self.db.execute(f'DELETE FROM "{name}" WHERE {where}', args).rowcount
+            where = "user_id = ?" + (" AND site = ?" if site is not None else "")
+            args = [user_id] + ([site] if site is not None else [])
+            counts[RESUME] = self.db.execute(f'SELECT count(*) FROM "{RESUME}" WHERE {where}', args).fetchone()[0]
+            counts[TUTORIALS] = self.db.execute(f'DELETE FROM "{TUTORIALS}" WHERE {where}', args).rowcount
             return counts
 
         return self._transaction(work)
