@@ -55,14 +55,14 @@ def main() -> None:
         batch = events(args.events, 5000, rng)
         started = time.perf_counter()
         for i in range(0, len(batch), 500):
-            store.fold_progress(*folds(batch[i:i + 500]), threshold=0.8)
+            store.fold_progress(folds(batch[i:i + 500]), threshold=0.8)
         took = time.perf_counter() - started
         print(f"folds: {len(batch):,} events in {took:.2f}s = {len(batch) / took:,.0f} events/s (batches of 500)")
 
         for start in range(0, args.learners, 2500):  # the large store: every learner has two tutorials
             population = [{**e, "user_id": f"learner-{start + j // 2}", "tutorial": f"t{j % 2}"}
                           for j, e in enumerate(events(5000, 1, rng))]
-            store.fold_progress(*folds(population), threshold=0.8)
+            store.fold_progress(folds(population), threshold=0.8)
         print(f"store: {store.count('tutorial_progress'):,} tutorial documents")
         store.close()
 

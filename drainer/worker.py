@@ -141,9 +141,9 @@ class StreamWorker:
         letters = [_letter(self.stream, batch[i], reason, now) for i, reason in result.invalid]
         if self.stream is TUTORIAL_PROGRESS:  # folded again on redelivery: the fold is idempotent
             refused = {i for i, _ in result.invalid}
-            tutorials, resumes = folds(orjson.loads(raw) for i, raw in enumerate(batch) if i not in refused)
-            if tutorials or resumes:
-                self.retry(lambda: self.store.fold_progress(tutorials, resumes, self.settings.completion_threshold))
+            tutorials = folds(orjson.loads(raw) for i, raw in enumerate(batch) if i not in refused)
+            if tutorials:
+                self.retry(lambda: self.store.fold_progress(tutorials, self.settings.completion_threshold))
         if letters:
             self.retry(lambda: self.store.dead_letter(letters))
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,

@@ -58,37 +58,17 @@ class TutorialFold:
         return dict(zip(IDENTITY, self.names))  # noqa: B905 (names are whole)
 
 
-class ResumeFold:
-    """Where a learner was last in a course: (at, tutorial, position), the highest wins, compared in the
-    order MongoDB's $max compares the stored point's fields."""
-
-    __slots__ = ("last", "names")
-
-    def __init__(self, names: tuple[str, ...], last: tuple[str, str, float]) -> None:
-        self.names, self.last = names, last  # names: site, user_id, foss, language
-
-    @property
-    def id(self) -> str:
-        return key(*self.names)
-
-    @property
-    def identity(self) -> dict[str, str]:
-        return dict(zip(IDENTITY, self.names))  # noqa: B905 (the first four)
-
-
-def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[ResumeFold]]:
-    """The per-tutorial and per-course updates a batch of raw progress events makes (their times as
+def folds(events: Iterable[dict[str, Any]]) -> list[TutorialFold]:
+    """The per-tutorial updates a batch of raw progress events makes (their times as
     datetimes, or as the canonical text the collector queues, taken as it is).
 
     Only a known learner's events about an identified tutorial count; the rest stay raw events."""
     tutorials: dict[tuple[str, ...], TutorialFold] = {}
-    resumes: dict[tuple[str, ...], ResumeFold] = {}
     for e in events:
         user, foss, tutorial = e.get("user_id"), e.get("foss"), e.get("tutorial")
         if not (user and foss and tutorial):
             continue
-        learner = (e["site"], user, foss, e.get("language_name") or "")
-        names = (*learner, tutorial)
+        names = (e["site"], user, foss, e.get("language_name") or "", tutorial)
         at = e["timestamp"]
         if type(at) is not str or not CANONICAL_TIME(at):
             at = format_datetime(parse_datetime(at))
@@ -110,12 +90,21 @@ def folds(events: Iterable[dict[str, Any]]) -> tuple[list[TutorialFold], list[Re
             fold.watched.add((minute, at))
         if (duration := e.get("duration")) and (fold.duration is None or duration > fold.duration):
             fold.duration = float(duration)
-        resume = resumes.get(learner)
-        if resume is None:
-            resumes[learner] = ResumeFold(learner, (at, tutorial, position))
-        elif (at, tutorial, position) > resume.last:
-            resume.last = (at, tutorial, position)
-    return list(tutorials.values()), list(resumes.values())
+    return list(tutorials.values())
+
+
+def resume_points(tutorials: Iterable[TutorialFold]) -> dict[tuple[str, ...], tuple[str, str, float]]:
+    """Where each learner (site, user_id, foss, language) was last in a course: the latest (at, tutorial,
+    position) of their tutorials, compared in the order MongoDB's $max compares a stored point's fields.
+
+    A tutorial's last is its latest (at, position), so this is the latest of all the events too."""
+    points: dict[tuple[str, ...], tuple[str, str, float]] = {}
+    for fold in tutorials:
+        at, position, _ = fold.last
+        here = (at, fold.names[4], position)
+        if (point := points.get(fold.names[:4])) is None or here > point:
+            points[fold.names[:4]] = here
+    return points
 
 
 def apply(doc: dict[str, Any] | None, fold: TutorialFold) -> dict[str, Any]:

@@ -180,8 +180,8 @@ def test_a_progress_fold_is_one_unordered_bulk_write_of_commutative_upserts(
     events = [{"site": "s", "user_id": "42", "foss": "$where", "language_name": "English", "tutorial": "a.b",
                "type": kind, "timestamp": at, "position": 61.0, "duration": 300.0, "minute": 1,
                "page_view_id": "11111111-1111-4111-8111-111111111111"} for kind in ("video_play", "video_progress")]
-    tutorials, _ = folds(events)
-    future = go(store.fold_progress, tutorials, [], 0.8)
+    tutorials = folds(events)
+    future = go(store.fold_progress, tutorials, 0.8)
     update = server.receives(OpMsg("update", "tutorial_progress"))
     assert update.doc["ordered"] is False
     [op] = update.doc["updates"]
@@ -193,4 +193,11 @@ def test_a_progress_fold_is_one_unordered_bulk_write_of_commutative_upserts(
     update.ok(n=1, nModified=0, upserted=[{"index": 0, "_id": tutorials[0].id}])
     server.receives(OpMsg("find", "tutorial_progress")).ok(cursor={"id": 0, "ns": "footfall.tutorial_progress",
                                                                    "firstBatch": []})
+    resume = server.receives(OpMsg("update", "resume_points"))
+    [op] = resume.doc["updates"]
+    assert op["upsert"] is True and op["u"]["$setOnInsert"] == {"site": "s", "user_id": "42", "foss": "$where",
+                                                               "language": "English"}
+    assert op["u"]["$max"] == {"last": {"at": at.replace(tzinfo=None), "tutorial": "a.b", "position": 61.0}}
+    assert list(op["u"]["$max"]["last"]) == ["at", "tutorial", "position"]  # the order $max compares them in
+    resume.ok(n=1, nModified=0, upserted=[{"index": 0, "_id": op["q"]["_id"]}])
     future()

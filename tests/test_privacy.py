@@ -104,7 +104,7 @@ def test_forget_erases_one_users_events_and_progress(settings: Settings, store: 
     store.insert("website_logs", [log_doc(0, user_id="42"), log_doc(1, user_id="7")])
     store.insert("exit_links", [{**log_doc(2, user_id="42"), "type": "exit_link", "link_url": "https://x.test/"}])
     at = datetime(2026, 5, 4, tzinfo=UTC)
-    store.fold_progress(*folds([{"site": "test", "user_id": user, "foss": "BASH", "tutorial": "intro",
+    store.fold_progress(folds([{"site": "test", "user_id": user, "foss": "BASH", "tutorial": "intro",
                                  "type": "video_progress", "timestamp": at, "position": 1.0, "minute": 0}
                                 for user in ("42", "7")]), threshold=0.8)
     result = subprocess.run([sys.executable, "-m", "footfall.cli", "forget", "--user", "42"], env=env_of(settings),

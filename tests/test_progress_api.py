@@ -45,7 +45,7 @@ def watched(store: Store, user: str, tutorial: str, minutes: list[int]) -> None:
         {"site": "test", "user_id": user, "foss": "BASH", "language_name": "English", "tutorial": tutorial,
          "type": "video_progress", "timestamp": at + timedelta(minutes=m), "position": m * 60.0 + 1, "minute": m,
          "duration": 300.0, "page_view_id": "11111111-1111-4111-8111-111111111111"} for m in minutes]
-    store.fold_progress(*folds(events), threshold=0.8)
+    store.fold_progress(folds(events), threshold=0.8)
 
 
 def read(client: TestClient, headers: dict[str, str], **params: str) -> Any:

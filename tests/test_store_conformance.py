@@ -157,7 +157,7 @@ def watch_minutes(minutes: list[int], visit: str = VISIT_1, start: float = 0, **
 def fold(store: Store, events: list[dict[str, object]]) -> None:
     from footfall.progress import folds
 
-    store.fold_progress(*folds(events), threshold=0.8)
+    store.fold_progress(folds(events), threshold=0.8)
 
 
 def view(store: Store, tutorial: str = "intro", user: str = "42", foss: str = "BASH") -> dict[str, object]:
@@ -187,13 +187,13 @@ def test_seeking_to_the_end_does_not_complete_a_tutorial(store: Store) -> None:
 
 
 def test_folds_read_times_as_datetimes_or_text_in_any_offset() -> None:
-    from footfall.progress import folds
+    from footfall.progress import folds, resume_points
     from footfall.schemas import format_datetime
 
     def facts(events: list[dict[str, object]]) -> list[object]:
-        tutorials, resumes = folds(events)
+        tutorials = folds(events)
         return [(f.names, f.watched, f.visits, f.last, f.first_at, f.last_at) for f in tutorials] + [
-            (r.names, r.last) for r in resumes]
+            resume_points(tutorials)]
 
     as_datetimes = watch_minutes([0, 1, 2])
     as_queued = [{**e, "timestamp": format_datetime(e["timestamp"])} for e in as_datetimes]  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from footfall.schemas import BY_COLLECTION, Invalid, decode
 
 if TYPE_CHECKING:
-    from footfall.progress import ResumeFold, TutorialFold
+    from footfall.progress import TutorialFold
     from footfall.settings import Settings
 
 
@@ -68,9 +68,8 @@ class Store(Protocol):
 
     def count(self, collection: str) -> int: ...
 
-    def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
-                      threshold: float) -> None:
-        """Fold a batch's progress into per-learner documents (idempotent, order-tolerant)."""
+    def fold_progress(self, tutorials: Sequence[TutorialFold], threshold: float) -> None:
+        """Fold a batch's progress into per-learner documents and resume points (idempotent, order-tolerant)."""
 
     def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
                       threshold: float) -> dict[str, Any]:

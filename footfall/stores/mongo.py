@@ -17,7 +17,7 @@ from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from footfall import progress
-from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, ResumeFold, TutorialFold
+from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, TutorialFold, key, resume_points
 from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator, parse_datetime
 from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
 
@@ -142,8 +142,7 @@ class MongoStore:
 
     # --- tutorial progress ---------------------------------------------------------------------------
 
-    def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
-                      threshold: float) -> None:
+    def fold_progress(self, tutorials: Sequence[TutorialFold], threshold: float) -> None:
         """One bulk_write of upserts per batch, with commutative operators only; then the derived
         completion of the touched documents is cached with $set (the read API derives it again)."""
         try:
@@ -151,10 +150,12 @@ class MongoStore:
                 self.db[TUTORIALS].bulk_write([UpdateOne({"_id": f.id}, _fold_update(f), upsert=True)
                                                for f in tutorials], ordered=False)
                 self._cache_derived([f.id for f in tutorials], threshold)
-            if resumes:
+            if points := resume_points(tutorials):
                 self.db[RESUME].bulk_write([
-                    UpdateOne({"_id": r.id}, {"$setOnInsert": r.identity, "$max": {"last": _resume_point(r)}},
-                              upsert=True) for r in resumes], ordered=False)
+                    UpdateOne({"_id": key(*learner)}, {"$setOnInsert": dict(zip(IDENTITY, learner)),  # noqa: B905
+                                                       "$max": {"last": {"at": _date(at), "tutorial": tutorial,
+                                                                         "position": position}}}, upsert=True)
+                    for learner, (at, tutorial, position) in points.items()], ordered=False)
         except PyMongoError as exc:  # includes an upsert race (11000): the whole fold is retried, harmlessly
             raise StoreUnavailable(f"mongodb: {exc}") from exc
 
@@ -222,11 +223,6 @@ def _fold_update(fold: TutorialFold) -> dict[str, Any]:
                           "visits": {"$each": sorted(fold.visits)}},
             "$max": {k: v for k, v in highest.items() if v is not None},
             "$min": {"first_watched_at": _date(fold.first_at)}}
-
-
-def _resume_point(fold: ResumeFold) -> dict[str, Any]:
-    at, tutorial, position = fold.last
-    return {"at": _date(at), "tutorial": tutorial, "position": position}
 
 
 def _date(text: str) -> datetime:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import orjson
 
 from footfall import progress
-from footfall.progress import IDENTITY, RESUME, TUTORIALS, ResumeFold, TutorialFold
+from footfall.progress import IDENTITY, RESUME, TUTORIALS, TutorialFold
 from footfall.schemas import (
     COLLECTIONS,
     DEAD_LETTERS,
@@ -236,8 +236,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
-    def fold_progress(self, tutorials: Sequence[TutorialFold], resumes: Sequence[ResumeFold],
-                      threshold: float) -> None:
+    def fold_progress(self, tutorials: Sequence[TutorialFold], threshold: float) -> None:
         """Resume points follow from the tutorials' last positions (the `resume_points` view)."""
 
         def work() -> None:
