@@ -108,11 +108,12 @@ def resume_points(tutorials: Iterable[TutorialFold]) -> dict[tuple[str, ...], tu
 
 
 def apply(doc: dict[str, Any] | None, fold: TutorialFold) -> dict[str, Any]:
-    """The fold applied to a stored document (times as text), with the semantics of the MongoDB operators
-    it uses ($setOnInsert, $addToSet, $max, $min): the embedded store's way, and the reference for both."""
+    """The fold applied to a stored document's facts (times as text; who and which tutorial are kept beside
+    them), with the semantics of the MongoDB operators it uses ($addToSet, $max, $min): the embedded
+    store's way, and the reference for both."""
     at, position, visit = fold.last
     if doc is None:
-        new = {"_id": fold.id, **fold.identity, "watched": [{"minute": m, "at": t} for m, t in sorted(fold.watched)],
+        new = {"watched": [{"minute": m, "at": t} for m, t in sorted(fold.watched)],
                "visits": sorted(fold.visits), "last": {"at": at, "position": position, "visit": visit},
                "first_watched_at": fold.first_at, "last_watched_at": fold.last_at}
         if fold.duration is not None:

@@ -268,16 +268,18 @@ def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resum
     from footfall.progress import key
     from footfall.stores.sqlite import SQLiteStore
 
-    made = SQLiteStore(str(tmp_path / "new.db"))  # tutorial documents have kept their shape
+    made = SQLiteStore(str(tmp_path / "new.db"))  # the facts folded have kept their shape
     made.init()
     fold(made, [*watch_minutes([0, 1, 2, 3]), video("video_pause", 300, 250.0)])
-    [doc] = [row[0] for row in made.db.execute("SELECT doc FROM tutorial_progress")]
+    [facts] = [orjson.loads(row[0]) for row in made.db.execute("SELECT doc FROM tutorial_progress")]
     made.close()
     old = sqlite3.connect(tmp_path / "old.db")
     old.executescript(HASHED_ID_LAYOUT)
     learner = ("test", "42", "BASH", "English")
-    old.execute("INSERT INTO tutorial_progress VALUES (?, ?, ?, ?, ?, ?)", (orjson.loads(doc)["_id"], *learner, doc))
-    point = {"_id": key(*learner), "site": "test", "user_id": "42", "foss": "BASH", "language": "English",
+    identity = {"site": "test", "user_id": "42", "foss": "BASH", "language": "English"}
+    doc = {"_id": key(*learner, "intro"), **identity, "tutorial": "intro", **facts}  # the whole document, then
+    old.execute("INSERT INTO tutorial_progress VALUES (?, ?, ?, ?, ?, ?)", (doc["_id"], *learner, encode(doc).decode()))
+    point = {"_id": key(*learner), **identity,
              "last": {"at": "2026-05-04T10:05:00.000Z", "tutorial": "intro", "position": 250.0}}
     columns = ", last_at, last_position" if resume_columns else ""
     if resume_columns:
@@ -292,7 +294,9 @@ def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resum
     store = SQLiteStore(str(tmp_path / "old.db"))
     store.init()
     store.init()
-    assert store.progress(*learner)[1] == {**point, "last": {**point["last"], "at": T0.replace(minute=5)}}
+    assert store.progress(*learner)[1] == {**identity, "last": {**point["last"], "at": T0.replace(minute=5)}}
+    [migrated] = store.db.execute("SELECT doc FROM tutorial_progress").fetchone()
+    assert orjson.loads(migrated) == facts  # who and which tutorial are columns now
     assert (view(store)["minutes_watched"], view(store)["last_position"]) == (4, 250.0)
     fold(store, [video("video_progress", 50, 61.0, tutorial="older")])  # earlier: must not win
     assert store.progress(*learner)[1]["last"]["position"] == 250.0

@@ -200,12 +200,13 @@ class SQLiteStore:
         self.db.execute(view)
 
     def _migrate_progress(self, table: str) -> None:
-        """From the layout keyed by a hashed id, where the tutorial was only in the document."""
+        """From the layout keyed by a hashed id, where who and which tutorial were only in the document."""
         self.db.execute(f'ALTER TABLE "{TUTORIALS}" RENAME TO "{TUTORIALS}_old"')
         self.db.execute(f'DROP INDEX IF EXISTS "{TUTORIALS}_learner"')
         self.db.execute(table)
+        identity = ", ".join(f"'$.{name}'" for name in ("_id", *IDENTITY))
         self.db.execute(f'INSERT INTO "{TUTORIALS}" SELECT {", ".join(LEARNER)}, json_extract(doc, \'$.tutorial\'), '
-                        f'doc FROM "{TUTORIALS}_old"')
+                        f'json_remove(doc, {identity}) FROM "{TUTORIALS}_old"')
         self.db.execute(f'DROP TABLE "{TUTORIALS}_old"')
 
     def _tutorials(self, names: Sequence[tuple[str, ...]]) -> dict[int, tuple[int, dict[str, Any]]]:
@@ -261,13 +262,13 @@ class SQLiteStore:
 
         def work() -> dict[str, Any]:
             rowid, doc = self._tutorials([names]).get(0, (None, None))
-            doc = dict(doc) if doc else {"_id": progress.key(*names), **identity, "watched": [], "visits": []}
+            doc = dict(doc) if doc else {"watched": [], "visits": []}
             if doc.get("mark") is None or (when, state) > (doc["mark"]["at"], doc["mark"]["state"]):
                 doc["mark"] = {"at": when, "state": state, "visit": visit}
             doc.update(progress.derive(doc, threshold))
             text = encode(doc).decode()
             self._put([] if rowid is None else [(text, rowid)], [(*names, text)] if rowid is None else [])
-            return _progress_times(doc)
+            return _progress_times({**identity, **doc})
 
         return self._transaction(work)
 
@@ -275,14 +276,14 @@ class SQLiteStore:
                  ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         where = " AND ".join(f"{k} = ?" for k in LEARNER)
         names = (site, user_id, foss, language)
-        rows = self._query(f'SELECT doc FROM "{TUTORIALS}" WHERE {where}', names)
+        rows = self._query(f'SELECT tutorial, doc FROM "{TUTORIALS}" WHERE {where}', names)
         resume = self._query(f'SELECT tutorial, last_at, last_position FROM "{RESUME}" WHERE {where}', names)
+        learner = dict(zip(LEARNER, names, strict=True))
         point = None
         if resume:
             tutorial, at, position = resume[0]
-            point = {"_id": progress.key(*names), **dict(zip(LEARNER, names, strict=True)),
-                     "last": {"at": parse_datetime(at, "at"), "tutorial": tutorial, "position": position}}
-        return [_progress_times(orjson.loads(r[0])) for r in rows], point
+            point = {**learner, "last": {"at": parse_datetime(at, "at"), "tutorial": tutorial, "position": position}}
+        return [_progress_times({**learner, "tutorial": t, **orjson.loads(doc)}) for t, doc in rows], point
 
     def prune(self, before: datetime) -> dict[str, int]:
         cutoff = format_datetime(before)
