@@ -252,6 +252,32 @@ def test_folds_agree_whatever_the_order_batching_and_redelivery(kind: str, event
         any_way.close()
 
 
+def test_sqlite_copies_its_log_into_the_database_off_the_write_path(tmp_path: Path) -> None:
+    import sqlite3
+
+    from conftest import wait_until
+
+    from footfall.stores.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "store.db"))
+    store.init()
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20000  # far off: only a backstop
+    store.insert("website_logs", [log_doc(i) for i in range(3)])
+
+    def in_the_database_file() -> int:  # immutable: the file as it is, without the log
+        db = sqlite3.connect(f"file:{tmp_path / 'store.db'}?immutable=1", uri=True)
+        try:
+            return db.execute("SELECT count(*) FROM website_logs").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the table yet
+            return 0
+        finally:
+            db.close()
+
+    wait_until(lambda: in_the_database_file() == 3, timeout=5, what="the checkpoint to copy the log")
+    store.close()
+    assert store.checkpointer is not None and not store.checkpointer.thread.is_alive()
+
+
 # The embedded store's progress tables before they were keyed by the learner's identity.
 HASHED_ID_LAYOUT = """
 CREATE TABLE tutorial_progress (_id TEXT PRIMARY KEY, site TEXT, user_id TEXT, foss TEXT, language TEXT, doc TEXT);
