@@ -2,11 +2,10 @@
 
     python bench/bench_progress.py [--events 100000] [--learners 100000] [--reads 2000]
 
-Folds: raw video events (as the drainer reads them from the queue: JSON, times as canonical text) folded in
-batches of 500 into per-learner
-documents, the way the drainer does after storing them. Reads: a store holding `--learners` learners'
-progress (two tutorials each), a real collector (one uvicorn worker) and one learner's GET at a time,
-each with its own signed token.
+Folds: raw video events (as the drainer decodes them from the queue: times as canonical text) folded in
+batches of 500 into per-learner documents, the way the drainer does after storing them. Reads: a store
+holding `--learners` learners' progress (two tutorials each), a real collector (one uvicorn worker) and
+one learner's GET at a time, each with its own signed token.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ def main() -> None:
         print(f"machine: {machine()}")
         store = SQLiteStore(str(pipeline.store_path))
         store.init()
-        batch = events(args.events, 5000, rng)
+        batch = events(args.events, 5000, rng)  # as the drainer decodes them: times stay canonical text
         started = time.perf_counter()
         for i in range(0, len(batch), 500):
             store.fold_progress(folds(batch[i:i + 500]), threshold=0.8)

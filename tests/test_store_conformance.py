@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -317,9 +318,10 @@ def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resum
     old.commit()
     old.close()
 
-    store = SQLiteStore(str(tmp_path / "old.db"))
-    store.init()
-    store.init()
+    store, other = SQLiteStore(str(tmp_path / "old.db")), SQLiteStore(str(tmp_path / "old.db"))
+    with ThreadPoolExecutor(2) as pool:  # two drainers starting at once: one migrates, the other finds it done
+        list(pool.map(lambda s: s.init(), [store, other]))
+    other.close()
     assert store.progress(*learner)[1] == {**identity, "last": {**point["last"], "at": T0.replace(minute=5)}}
     [migrated] = store.db.execute("SELECT doc FROM tutorial_progress").fetchone()
     assert orjson.loads(migrated) == facts  # who and which tutorial are columns now

@@ -231,9 +231,13 @@ class SQLiteStore:
                 f"(SELECT {learner}, tutorial, {at} AS last_at, {position} AS last_position, row_number() OVER "
                 f"(PARTITION BY {learner} ORDER BY {at} DESC, tutorial DESC, {position} DESC) AS n "
                 f'FROM "{TUTORIALS}" WHERE {at} IS NOT NULL) WHERE n = 1')
+        self._transaction(lambda: self._progress_layout(table, view))
+
+    def _progress_layout(self, table: str, view: str) -> None:
+        """In one transaction, so that drainers starting together migrate once."""
         kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master WHERE name IN (?, ?)", (TUTORIALS, RESUME)))
         if kinds.get(TUTORIALS) and "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
-            self._transaction(lambda: self._migrate_progress(table))
+            self._migrate_progress(table)
         if kinds.get(RESUME) == "table":  # resume points were kept, not derived (the same facts, folded twice)
             self.db.execute(f'DROP TABLE "{RESUME}"')
         self.db.execute(table)
