@@ -26,6 +26,7 @@ TUTORIALS = "tutorial_progress"
 RESUME = "resume_points"
 PROGRESS_COLLECTIONS = (TUTORIALS, RESUME)
 IDENTITY = ("site", "user_id", "foss", "language", "tutorial")
+LEARNER = IDENTITY[:4]  # whose course: a resume point's identity
 
 
 def key(*parts: str) -> str:
@@ -55,7 +56,7 @@ class TutorialFold:
 
     @property
     def identity(self) -> dict[str, str]:
-        return dict(zip(IDENTITY, self.names))  # noqa: B905 (names are whole)
+        return dict(zip(IDENTITY, self.names, strict=True))
 
 
 def folds(events: Iterable[dict[str, Any]]) -> list[TutorialFold]:
@@ -101,9 +102,9 @@ def resume_points(tutorials: Iterable[TutorialFold]) -> dict[tuple[str, ...], tu
     points: dict[tuple[str, ...], tuple[str, str, float]] = {}
     for fold in tutorials:
         at, position, _ = fold.last
-        here = (at, fold.names[4], position)
-        if (point := points.get(fold.names[:4])) is None or here > point:
-            points[fold.names[:4]] = here
+        learner, tutorial = fold.names[:4], fold.names[4]
+        if (point := points.get(learner)) is None or (at, tutorial, position) > point:
+            points[learner] = (at, tutorial, position)
     return points
 
 

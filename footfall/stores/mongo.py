@@ -17,7 +17,16 @@ from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from footfall import progress
-from footfall.progress import IDENTITY, PROGRESS_COLLECTIONS, RESUME, TUTORIALS, TutorialFold, key, resume_points
+from footfall.progress import (
+    IDENTITY,
+    LEARNER,
+    PROGRESS_COLLECTIONS,
+    RESUME,
+    TUTORIALS,
+    TutorialFold,
+    key,
+    resume_points,
+)
 from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator, parse_datetime
 from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
 
@@ -35,7 +44,7 @@ INDEXES = [
 ]
 
 
-LEARNER_INDEX = [IndexModel([(k, ASCENDING) for k in IDENTITY[:4]], name="learner")]
+LEARNER_INDEX = [IndexModel([(k, ASCENDING) for k in LEARNER], name="learner")]
 
 
 def validators() -> dict[str, dict[str, Any]]:
@@ -43,7 +52,7 @@ def validators() -> dict[str, dict[str, Any]]:
     out = {s.collection: mongo_validator(s) for s in STREAMS.values()}
     out[DEAD_LETTERS] = DEAD_LETTER_VALIDATOR
     out[TUTORIALS] = progress.mongo_validator(IDENTITY)
-    out[RESUME] = progress.mongo_validator(IDENTITY[:4])
+    out[RESUME] = progress.mongo_validator(LEARNER)
     return out
 
 
@@ -152,7 +161,7 @@ class MongoStore:
                 self._cache_derived([f.id for f in tutorials], threshold)
             if points := resume_points(tutorials):
                 self.db[RESUME].bulk_write([
-                    UpdateOne({"_id": key(*learner)}, {"$setOnInsert": dict(zip(IDENTITY, learner)),  # noqa: B905
+                    UpdateOne({"_id": key(*learner)}, {"$setOnInsert": dict(zip(LEARNER, learner, strict=True)),
                                                        "$max": {"last": {"at": _date(at), "tutorial": tutorial,
                                                                          "position": position}}}, upsert=True)
                     for learner, (at, tutorial, position) in points.items()], ordered=False)
@@ -180,7 +189,7 @@ class MongoStore:
 
     def progress(self, site: str, user_id: str, foss: str, language: str
                  ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        query = {k: {"$eq": v} for k, v in zip(IDENTITY[:4], (site, user_id, foss, language), strict=True)}
+        query = {k: {"$eq": v} for k, v in zip(LEARNER, (site, user_id, foss, language), strict=True)}
         try:
             return list(self.db[TUTORIALS].find(query)), self.db[RESUME].find_one(query)
         except PyMongoError as exc:

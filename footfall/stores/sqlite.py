@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 
 from footfall import progress
-from footfall.progress import IDENTITY, RESUME, TUTORIALS, TutorialFold
+from footfall.progress import IDENTITY, LEARNER, RESUME, TUTORIALS, TutorialFold
 from footfall.schemas import (
     COLLECTIONS,
     DEAD_LETTERS,
@@ -35,7 +35,6 @@ from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_sca
 
 T = TypeVar("T")
 log = logging.getLogger("footfall.store")
-LEARNER = IDENTITY[:4]  # site, user_id, foss, language
 DATETIME_FIELDS: dict[str, tuple[str, ...]] = {s.collection: s.datetime_fields for s in STREAMS.values()}
 DATETIME_FIELDS[DEAD_LETTERS] = ("failed_at",)
 # One index: time ranges per site. Each more costs ~2 µs a document on insert; MongoDB has four.
