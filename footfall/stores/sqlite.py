@@ -230,12 +230,20 @@ class SQLiteStore:
                 f"(SELECT {learner}, tutorial, {at} AS last_at, {position} AS last_position, row_number() OVER "
                 f"(PARTITION BY {learner} ORDER BY {at} DESC, tutorial DESC, {position} DESC) AS n "
                 f'FROM "{TUTORIALS}" WHERE {at} IS NOT NULL) WHERE n = 1')
-        self._transaction(lambda: self._progress_layout(table, view))
+        if self._progress_kinds() != {TUTORIALS: "table", RESUME: "view"}:  # a write lock only when needed
+            self._transaction(lambda: self._progress_layout(table, view))
+
+    def _progress_kinds(self) -> dict[str, str]:
+        """What the progress collections are: a table (the hashed-id layout's tutorials are "old") or a view."""
+        kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master WHERE name IN (?, ?)", (TUTORIALS, RESUME)))
+        if kinds.get(TUTORIALS) and "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
+            kinds[TUTORIALS] = "old"
+        return kinds
 
     def _progress_layout(self, table: str, view: str) -> None:
         """In one transaction, so that drainers starting together migrate once."""
-        kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master WHERE name IN (?, ?)", (TUTORIALS, RESUME)))
-        if kinds.get(TUTORIALS) and "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
+        kinds = self._progress_kinds()
+        if kinds.get(TUTORIALS) == "old":
             self._migrate_progress(table)
         if kinds.get(RESUME) == "table":  # resume points were kept, not derived (the same facts, folded twice)
             self.db.execute(f'DROP TABLE "{RESUME}"')
