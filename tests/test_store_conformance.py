@@ -243,14 +243,16 @@ def test_folds_agree_whatever_the_order_batching_and_redelivery(kind: str, event
     cuts = sorted(data.draw(st.sets(st.integers(1, len(shuffled)), max_size=3)))
     with tempfile.TemporaryDirectory() as once_dir, tempfile.TemporaryDirectory() as any_dir:
         once, any_way = make_store(kind, Path(once_dir)), make_store(kind, Path(any_dir))
-        once.init()
-        any_way.init()
-        fold(once, events)
-        for start, end in zip([0, *cuts], [*cuts, len(shuffled)], strict=True):
-            fold(any_way, shuffled[start:end])
-        assert progress_facts(any_way, "12") == progress_facts(once, "12")
-        once.close()
-        any_way.close()
+        try:
+            once.init()
+            any_way.init()
+            fold(once, events)
+            for start, end in zip([0, *cuts], [*cuts, len(shuffled)], strict=True):
+                fold(any_way, shuffled[start:end])
+            assert progress_facts(any_way, "12") == progress_facts(once, "12")
+        finally:
+            once.close()
+            any_way.close()
 
 
 def test_sqlite_copies_its_log_into_the_database_off_the_write_path(tmp_path: Path) -> None:
