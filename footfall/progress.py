@@ -110,8 +110,8 @@ def resume_points(tutorials: Iterable[TutorialFold]) -> dict[tuple[str, ...], tu
 
 def apply(doc: dict[str, Any] | None, fold: TutorialFold) -> dict[str, Any]:
     """The fold applied to a stored document's facts (times as text; who and which tutorial are kept beside
-    them), with the semantics of the MongoDB operators it uses ($addToSet, $max, $min): the embedded
-    store's way, and the reference for both."""
+    them): the embedded store's way of doing what MongoDB's $addToSet, $max and $min do with the same fold.
+    The property test in the conformance suite holds each store to order- and batching-independence."""
     at, position, visit = fold.last
     if doc is None:
         new = {"watched": [{"minute": m, "at": t} for m, t in sorted(fold.watched)],

@@ -156,9 +156,10 @@ class MongoStore:
         completion of the touched documents is cached with $set (the read API derives it again)."""
         try:
             if tutorials:
-                self.db[TUTORIALS].bulk_write([UpdateOne({"_id": f.id}, _fold_update(f), upsert=True)
-                                               for f in tutorials], ordered=False)
-                self._cache_derived([f.id for f in tutorials], threshold)
+                ids = [f.id for f in tutorials]  # a SHA-256 each: made once
+                self.db[TUTORIALS].bulk_write([UpdateOne({"_id": id}, _fold_update(f), upsert=True)
+                                               for id, f in zip(ids, tutorials, strict=True)], ordered=False)
+                self._cache_derived(ids, threshold)
             if points := resume_points(tutorials):
                 self.db[RESUME].bulk_write([
                     UpdateOne({"_id": key(*learner)}, {"$setOnInsert": dict(zip(LEARNER, learner, strict=True)),

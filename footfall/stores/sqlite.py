@@ -320,7 +320,10 @@ class SQLiteStore:
                 doc["mark"] = {"at": when, "state": state, "visit": visit}
             doc.update(progress.derive(doc, threshold))
             text = encode(doc).decode()
-            self._put([] if rowid is None else [(text, rowid)], [(*names, text)] if rowid is None else [])
+            if rowid is None:
+                self._put([], [(*names, text)])
+            else:
+                self._put([(text, rowid)], [])
             return _progress_times({**identity, **doc})
 
         return self._transaction(work)
