@@ -21,9 +21,9 @@ from pathlib import Path
 from pipeline import KEY, Pipeline, machine, write_sites
 from redis import Redis
 
-from collector.app import Collector
-from drainer.worker import Drainer
 from footfall import keys
+from footfall.collector.app import Collector
+from footfall.drainer.worker import Drainer
 from footfall.ids import uuid7
 from footfall.settings import Settings
 from footfall.sites import Sites

@@ -21,8 +21,8 @@ import httpx
 from pipeline import KEY, SECRET, Pipeline, machine
 
 from footfall import tokens
+from footfall.codec import format_datetime
 from footfall.progress import folds
-from footfall.schemas import format_datetime
 from footfall.stores.sqlite import SQLiteStore
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from footfall.redis_server import RedisServer, free_port
+from footfall.cli.redis_server import RedisServer, free_port
 
 ORIGIN = "http://bench.test"
 KEY = "pk_bench"

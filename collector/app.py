@@ -22,23 +22,27 @@ from urllib.parse import urlsplit
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from collector.enrich import Geo, agent_parser
-from collector.metrics import Metrics
-from collector.progress import ProgressAPI, Refused, progress_routes
-from collector.queue import EventQueue, Limits, QueueFull, QueueUnavailable, RateLimited
-from collector.responses import json_response
-from footfall import keys, tokens
+from footfall import keys, static, tokens
 from footfall.addresses import anonymize, client_ip, valid_ip
+from footfall.codec import Invalid, encode
+from footfall.collector.enrich import Geo, agent_parser
+from footfall.collector.metrics import Metrics
+from footfall.collector.progress import ProgressAPI, Refused, progress_routes
+from footfall.collector.queue import EventQueue, Limits, QueueFull, QueueUnavailable, RateLimited
+from footfall.collector.responses import json_response
+from footfall.generated_schemas import incoming_json_schema
 from footfall.ids import uuid7
-from footfall.schemas import BOT_LOGS, WEBSITE_LOGS, Invalid, Source, encode, incoming_json_schema, validate_incoming
-from footfall.settings import STATIC, Settings
+from footfall.schemas import BOT_LOGS, WEBSITE_LOGS, Source
+from footfall.settings import Settings
 from footfall.sites import Site, Sites
 from footfall.stores import Store
+from footfall.validation import validate_incoming
 
 log = logging.getLogger("footfall.collector")
 JSON = "application/json"
@@ -270,7 +274,8 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
         await collector.redis.aclose()
         progress.close()
 
-    app = FastAPI(title="Footfall collector", version="1", lifespan=lifespan)
+    # /docs and /redoc with their assets served from the fastapi-offline package: they work without internet.
+    app = FastAPIOffline(title="Footfall collector", version="1", lifespan=lifespan)
     app.state.collector = collector
 
     def cors(origin: str | None) -> dict[str, str]:
@@ -373,7 +378,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(progress_routes(progress))
-    tracker = (STATIC / "footfall.min.js").read_bytes()  # built from footfall.js by `npm run build`
+    tracker = static.read("footfall.min.js")  # built from footfall.js by `npm run build`
 
     @app.get("/footfall.js", summary="The browser tracker")
     async def tracker_script() -> Response:

@@ -13,8 +13,8 @@ from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from footfall import keys
+from footfall.queue import oldest_age, peek_oldest
 from footfall.schemas import STREAMS
-from footfall.status import oldest_age
 
 DRAINER_COUNTERS = {
     "drained": "events written to the store",
@@ -33,7 +33,7 @@ class QueueState(Collector):
         async with redis.pipeline(transaction=False) as pipe:
             for stream in STREAMS:
                 pipe.llen(keys.queue(stream))
-                pipe.lindex(keys.queue(stream), -1)
+                peek_oldest(pipe, keys.queue(stream))
             pipe.hgetall(keys.STATS)
             pipe.smembers(keys.DRAINERS)
             replies = await pipe.execute()

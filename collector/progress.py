@@ -16,9 +16,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from collector.responses import json_response
-from footfall import tokens
-from footfall.progress import tutorial_view
+from footfall import progress, tokens
+from footfall.collector.responses import json_response
 from footfall.settings import Settings
 from footfall.sites import Site, Sites
 from footfall.stores import Store, StoreUnavailable, store_from
@@ -88,25 +87,9 @@ class ProgressAPI:
         site, user = self.learner(request)
         foss = _name(request.query_params.get("foss"), "foss")
         language = _name(request.query_params.get("language"), "language", required=False)
-        docs, resume = await self.call(lambda store: store.progress(site.id, user.id, foss, language))
-        threshold = self.settings.completion_threshold
-        seen = {d["tutorial"]: tutorial_view(d, threshold) for d in docs}
-        course = site.course(foss, language)
-        listed = list(course.tutorials) if course else []
-        tutorials = [seen.get(t) or {"tutorial": t, "completed": False, "visits": 0} for t in listed]
-        tutorials += [v for t, v in sorted(seen.items()) if t not in listed]
-        completed = sum(1 for t in tutorials if t["completed"] and (not listed or t["tutorial"] in listed))
-        size = course.size if course else None
-        last = (resume or {}).get("last")
-        return {
-            "foss": foss,
-            "language": language,
-            "tutorials": tutorials,
-            "completed": completed,
-            "tutorials_in_course": size,
-            "course_completion_percent": round(100 * completed / size, 1) if size else None,
-            "resume": {"tutorial": last["tutorial"], "position": last["position"], "at": last["at"]} if last else None,
-        }
+        docs, resume = await self.call(lambda store: progress.progress_in(store).read(site.id, user.id, foss, language))
+        return progress.course_view(foss, language, docs, resume, site.course(foss, language),
+                                    self.settings.completion_threshold)
 
     async def mark(self, request: Request) -> dict[str, Any]:
         site, user = self.learner(request)
@@ -128,8 +111,9 @@ class ProgressAPI:
                     "tutorial": _name(body.get("tutorial"), "tutorial")}
         state = "complete" if body["completed"] else "incomplete"
         threshold = self.settings.completion_threshold
-        doc = await self.call(lambda store: store.mark_progress(identity, state, datetime.now(UTC), visit, threshold))
-        return tutorial_view(doc, threshold)
+        doc = await self.call(lambda store: progress.progress_in(store).mark(identity, state, datetime.now(UTC), visit,
+                                                                        threshold))
+        return progress.tutorial_view(doc, threshold)
 
 
 def progress_routes(api: ProgressAPI) -> APIRouter:

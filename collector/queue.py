@@ -19,39 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from footfall import keys
-
-PUSH = """
--- KEYS: ip window, site window, stats hash, then one queue per stream
--- ARGV: ip limit, site limit, window seconds, max queue, then per stream: its name, its event count and
--- its events joined by newlines (one argument, not one each: packing arguments is the client's cost)
-local window, max_queue = tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, 2 do
-  local limit = tonumber(ARGV[i])
-  if limit > 0 then
-    local n = redis.call('INCR', KEYS[i])
-    if n == 1 then redis.call('EXPIRE', KEYS[i], window) end
-    if n > limit then return {-i, redis.call('TTL', KEYS[i])} end
-  end
-end
-local streams = #KEYS - 3
-for q = 1, streams do
-  if redis.call('LLEN', KEYS[3 + q]) >= max_queue then return {0, q} end
-end
-for q = 1, streams do
-  local name, n, events = ARGV[2 + 3 * q], tonumber(ARGV[3 + 3 * q]), ARGV[4 + 3 * q]
-  local items, start = {}, 1
-  for _ = 1, n do
-    local stop = string.find(events, '\\n', start, true) or (#events + 1)
-    items[#items + 1] = string.sub(events, start, stop - 1)
-    start = stop + 1
-    if #items == 1000 then redis.call('LPUSH', KEYS[3 + q], unpack(items)); items = {} end
-  end
-  if #items > 0 then redis.call('LPUSH', KEYS[3 + q], unpack(items)) end
-  redis.call('HINCRBY', KEYS[3], 'accepted:' .. name, n)
-end
-return {1, 0}
-"""
-WINDOW_S = 60
+from footfall.queue import PUSH, WINDOW_S
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Response
 
-from footfall.schemas import encode
+from footfall.codec import encode
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

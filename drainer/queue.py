@@ -11,25 +11,7 @@ from __future__ import annotations
 from redis import Redis
 
 from footfall import keys
-
-# Move the n oldest waiting events (the right end) to the processing list's left end, keeping their
-# order, in three commands; returned oldest first. n stays within what unpack() can take.
-TAKE = """
-local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
-if #items == 0 then return items end
-redis.call('LTRIM', KEYS[1], 0, -(#items + 1))
-local oldest_first = {}
-for i = #items, 1, -1 do oldest_first[#oldest_first + 1] = items[i] end
-redis.call('LPUSH', KEYS[2], unpack(oldest_first))
-return oldest_first
-"""
-MAX_TAKE = 4000
-# Put a processing list back at the consuming end of its queue, oldest event last out-first in.
-REQUEUE = """
-local n = 0
-while redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT') do n = n + 1 end
-return n
-"""
+from footfall.queue import MAX_TAKE, REQUEUE, TAKE
 
 
 class StreamQueue:

@@ -24,12 +24,11 @@ import orjson
 from redis import Redis
 from redis.exceptions import RedisError
 
-from drainer.queue import StreamQueue
-from footfall import keys
-from footfall.progress import folds
-from footfall.schemas import STREAMS, TUTORIAL_PROGRESS, Stream
+from footfall import keys, parts
+from footfall.drainer.queue import StreamQueue
+from footfall.schemas import STREAMS, Stream
 from footfall.settings import Settings
-from footfall.stores import DeadLetter, Store, StoreUnavailable, WriteResult, store_from
+from footfall.stores import Batch, DeadLetter, Store, StoreUnavailable, WriteResult, store_from
 
 log = logging.getLogger("footfall.drainer")
 T = TypeVar("T")
@@ -68,6 +67,7 @@ class StreamWorker:
         self.stream = stream
         self.store = store
         self.queue = StreamQueue(drainer.redis, stream.name, drainer.id)
+        self.parts = parts.following(stream.name)  # derived data folded from this stream's events
         self.backoff_s = 0.0
 
     def redrive(self) -> None:
@@ -133,17 +133,18 @@ class StreamWorker:
             batch.append(more)
         return batch
 
-    def write(self, batch: list[bytes]) -> None:
-        """Store a batch, dead-letter what the store refuses, then ack it (and only then)."""
+    def write(self, raws: list[bytes]) -> None:
+        """Store a batch, fold it into the parts that follow this stream, dead-letter what the store refuses,
+        then ack it (and only then)."""
         started = time.perf_counter()
         now = datetime.now(UTC)
+        batch = Batch(raws)
         result = self.retry(lambda: self.store.insert_json(self.stream.collection, batch))
         letters = [_letter(self.stream, batch[i], reason, now) for i, reason in result.invalid]
-        if self.stream is TUTORIAL_PROGRESS:  # folded again on redelivery: the fold is idempotent
-            refused = {i for i, _ in result.invalid}
-            tutorials = folds(orjson.loads(raw) for i, raw in enumerate(batch) if i not in refused)
-            if tutorials:
-                self.retry(lambda: self.store.fold_progress(tutorials, self.settings.completion_threshold))
+        if self.parts:  # folded again on redelivery: every part's fold is idempotent
+            stored = batch.stored(result)
+            for part in self.parts:
+                self.retry(lambda part=part: part.fold(self.store, stored, self.settings))  # type: ignore[misc]
         if letters:
             self.retry(lambda: self.store.dead_letter(letters))
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,
@@ -243,7 +244,7 @@ class Drainer:
         store = self.store_factory()
         self.workers = [StreamWorker(self, STREAMS[s], store if i == 0 else self.store_factory())
                         for i, s in enumerate(streams or STREAMS)]
-        self.workers[0].retry(store.init)
+        self.workers[0].retry(lambda: parts.init(store))
         self.workers[0].retry(self.claim_id)
         self.workers[0].retry(self.recover_orphans)
         log.info("drainer %s started", self.id, extra={"streams": [w.stream.name for w in self.workers],

@@ -14,8 +14,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from footfall.addresses import Network
 
-STATIC = Path(__file__).resolve().parent.parent / "static"  # the tracker and demo page (run from a checkout)
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FOOTFALL_", frozen=True, extra="ignore")

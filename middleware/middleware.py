@@ -19,8 +19,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from footfall.addresses import client_ip
+from footfall.codec import format_datetime
 from footfall.ids import uuid7
-from footfall.schemas import HTTP_METHODS, format_datetime
+from footfall.schemas import HTTP_METHODS
 from footfall_django.conf import Config, get_config
 from footfall_django.sender import Sender, Throttled, sender_for
 

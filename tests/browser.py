@@ -16,7 +16,7 @@ import pytest
 from conftest import Process, answers, env_of, wait_until
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from footfall.redis_server import free_port
+from footfall.cli.redis_server import free_port
 from footfall.settings import Settings
 
 VIDEO = Path(__file__).resolve().parent / "fixtures" / "tutorial.webm"  # 150 s, 8 KB, made with ffmpeg

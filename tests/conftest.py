@@ -15,7 +15,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from footfall.redis_server import RedisServer, free_port
+from footfall import parts
+from footfall.cli.redis_server import RedisServer, free_port
 from footfall.settings import Settings
 from footfall.sites import Sites
 from footfall.stores import Store, open_store
@@ -78,7 +79,7 @@ def settings(redis_server: RedisServer, sites_file: Path, tmp_path: Path) -> Set
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
     db = open_store(settings.store_url)
-    db.init()
+    parts.init(db)
     yield db
     db.close()
 

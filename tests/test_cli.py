@@ -14,7 +14,7 @@ from browser import CHROMIUM
 from conftest import wait_until
 from playwright.sync_api import sync_playwright
 
-from footfall.redis_server import free_port
+from footfall.cli.redis_server import free_port
 
 FOOTFALL = [sys.executable, "-m", "footfall.cli"]
 

@@ -12,9 +12,9 @@ from conftest import BROWSER_HEADERS, KEY, ORIGIN, OTHER_SECRET, SECRET, SERVER_
 from fastapi.testclient import TestClient
 from redis import Redis
 
-from collector.app import create_app
 from footfall import keys, tokens
-from footfall.redis_server import RedisServer
+from footfall.cli.redis_server import RedisServer
+from footfall.collector.app import create_app
 from footfall.settings import Settings
 from footfall.sites import Sites
 

@@ -16,7 +16,7 @@ from conftest import BROWSER_HEADERS, KEY, answers, page_view, wait_until
 from redis import Redis
 
 from footfall import cli
-from footfall.redis_server import RedisServer, free_port
+from footfall.cli.redis_server import RedisServer, free_port
 from footfall.settings import Settings
 from footfall.stores.sqlite import SQLiteStore
 

@@ -16,8 +16,8 @@ from conftest import Process, wait_until
 from redis import Redis
 from stores import log_doc
 
-from drainer.worker import Drainer, DrainerIdInUse
 from footfall import keys
+from footfall.drainer.worker import Drainer, DrainerIdInUse
 from footfall.settings import Settings
 from footfall.stores import Store, WriteResult, open_store
 
@@ -214,7 +214,7 @@ def test_a_second_sigterm_exits_at_once_leaving_the_batch_in_flight(
 
 
 def test_batches_in_flight_are_acked_oldest_first_and_requeued_in_order(redis: Redis) -> None:
-    from drainer.queue import StreamQueue
+    from footfall.drainer.queue import StreamQueue
 
     push(redis, [str(i).encode() for i in range(10)])  # 0 is the oldest
     queue = StreamQueue(redis, "website_logs", "d")

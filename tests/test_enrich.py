@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from collector.enrich import Geo, agent_parser
 from footfall.addresses import client_ip
+from footfall.collector.enrich import Geo, agent_parser
 
 PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
 

@@ -19,7 +19,7 @@ from conftest import BROWSER_HEADERS, Process, answers, browser_batch, env_of, p
 from redis import Redis
 
 from footfall import keys
-from footfall.redis_server import RedisServer, free_port
+from footfall.cli.redis_server import RedisServer, free_port
 from footfall.settings import Settings
 from footfall.stores import Store
 
@@ -171,7 +171,7 @@ def test_mongodb_refusing_and_closing_connections_for_30_s_loses_and_dead_letter
     while events keep arriving; then accepts them. Every event is inserted; none is dead-lettered."""
     from mockupdb import MockupDB
 
-    from drainer.worker import Drainer
+    from footfall.drainer.worker import Drainer
     from footfall.stores.mongo import MongoStore
 
     server = MockupDB(auto_ismaster={"maxWireVersion": 21, "minWireVersion": 0})

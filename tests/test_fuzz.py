@@ -18,12 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis import Redis
 
-from collector.app import create_app
 from footfall import keys, tokens
-from footfall.redis_server import RedisServer
-from footfall.schemas import STREAMS, Invalid, encode, is_canonical_document, validate_document, validate_incoming
+from footfall.cli.redis_server import RedisServer
+from footfall.codec import Invalid, encode
+from footfall.collector.app import create_app
+from footfall.schemas import STREAMS
 from footfall.settings import Settings
 from footfall.sites import Sites
+from footfall.validation import is_canonical_document, validate_document, validate_incoming
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,

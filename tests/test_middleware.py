@@ -21,7 +21,7 @@ import jwt
 import pytest
 from conftest import SECRET, Process, answers, wait_until
 
-from footfall.redis_server import free_port
+from footfall.cli.redis_server import free_port
 from footfall.stores import Store
 
 TESTS = Path(__file__).resolve().parent

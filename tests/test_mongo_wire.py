@@ -9,12 +9,26 @@ import pytest
 from mockupdb import MockupDB, OpMsg, go
 from stores import log_doc
 
-from footfall.progress import PROGRESS_COLLECTIONS
-from footfall.schemas import RAW_AGE, STREAMS, mongo_validator
+from footfall import parts
+from footfall.generated_schemas import mongo_validator
+from footfall.progress import PROGRESS_COLLECTIONS, progress_in
+from footfall.progress.mongo import COLLECTIONS as PROGRESS_SPECS
+from footfall.schemas import RAW_AGE, STREAMS
 from footfall.stores import StoreUnavailable
-from footfall.stores.mongo import MongoStore, validators
+from footfall.stores.mongo import MongoStore, raw_collections
 
-COLLECTIONS = list(validators())
+COLLECTIONS = [*raw_collections(), *PROGRESS_SPECS]  # raw first, then each part's (footfall.parts.init)
+
+
+def next_command(server: MockupDB, existing: list[str] | None = None) -> Any:
+    """The next request on the wire, answering the listCollections that starts each group of collections
+    (the raw ones, then each part's)."""
+    request = server.receives()
+    if command(request) == "listCollections":
+        batch = [{"name": c, "type": "collection"} for c in existing or []]
+        request.ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": batch})
+        request = server.receives()
+    return request
 
 
 @pytest.fixture
@@ -49,11 +63,10 @@ def answer_no_indexes(server: MockupDB) -> None:
 
 def test_a_retention_period_is_a_ttl_index_on_each_raw_collection(server: MockupDB) -> None:
     store = MongoStore(f"{server.uri}/footfall", timeout_ms=2000, retention_days=30)
-    future = go(store.init)
-    server.receives(OpMsg("listCollections")).ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": []})
+    future = go(parts.init, store)
     ttl = {}
     for _ in COLLECTIONS:
-        create = server.receives()
+        create = next_command(server)
         create.ok()
         expect(server, "createIndexes").ok()
         if create.doc["create"] in RAW_AGE:
@@ -71,11 +84,10 @@ def test_a_retention_period_is_a_ttl_index_on_each_raw_collection(server: Mockup
 
 def test_init_creates_each_collection_with_its_generated_validator_and_indexes(
         server: MockupDB, store: MongoStore) -> None:
-    future = go(store.init)
-    server.receives(OpMsg("listCollections")).ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": []})
+    future = go(parts.init, store)
     created = {}
     for _ in COLLECTIONS:
-        create = server.receives()
+        create = next_command(server)
         assert command(create) == "create"
         assert create.doc["validationLevel"] == "strict" and create.doc["validationAction"] == "error"
         created[create.doc["create"]] = create.doc["validator"]
@@ -100,11 +112,9 @@ def test_init_creates_each_collection_with_its_generated_validator_and_indexes(
 
 
 def test_init_again_updates_validators_in_place(server: MockupDB, store: MongoStore) -> None:
-    future = go(store.init)
-    existing = [{"name": c, "type": "collection"} for c in COLLECTIONS]
-    server.receives(OpMsg("listCollections")).ok(cursor={"id": 0, "ns": "footfall.$cmd", "firstBatch": existing})
+    future = go(parts.init, store)
     for _ in COLLECTIONS:
-        mod = server.receives()
+        mod = next_command(server, COLLECTIONS)
         assert command(mod) == "collMod" and "validator" in mod.doc
         mod.ok()
         indexes = server.receives()
@@ -181,7 +191,7 @@ def test_a_progress_fold_is_one_unordered_bulk_write_of_commutative_upserts(
                "type": kind, "timestamp": at, "position": 61.0, "duration": 300.0, "minute": 1,
                "page_view_id": "11111111-1111-4111-8111-111111111111"} for kind in ("video_play", "video_progress")]
     tutorials = folds(events)
-    future = go(store.fold_progress, tutorials, 0.8)
+    future = go(progress_in(store).fold, tutorials, 0.8)
     update = server.receives(OpMsg("update", "tutorial_progress"))
     assert update.doc["ordered"] is False
     [op] = update.doc["updates"]

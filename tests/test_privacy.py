@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from stores import log_doc
 
-from collector.app import create_app
 from footfall import keys
 from footfall.addresses import anonymize
-from footfall.progress import folds
+from footfall.collector.app import create_app
+from footfall.progress import folds, progress_in
 from footfall.settings import Settings
 from footfall.sites import Sites
 from footfall.stores import Store
@@ -104,7 +104,7 @@ def test_forget_erases_one_users_events_and_progress(settings: Settings, store: 
     store.insert("website_logs", [log_doc(0, user_id="42"), log_doc(1, user_id="7")])
     store.insert("exit_links", [{**log_doc(2, user_id="42"), "type": "exit_link", "link_url": "https://x.test/"}])
     at = datetime(2026, 5, 4, tzinfo=UTC)
-    store.fold_progress(folds([{"site": "test", "user_id": user, "foss": "BASH", "tutorial": "intro",
+    progress_in(store).fold(folds([{"site": "test", "user_id": user, "foss": "BASH", "tutorial": "intro",
                                  "type": "video_progress", "timestamp": at, "position": 1.0, "minute": 0}
                                 for user in ("42", "7")]), threshold=0.8)
     result = subprocess.run([sys.executable, "-m", "footfall.cli", "forget", "--user", "42"], env=env_of(settings),
@@ -113,4 +113,5 @@ def test_forget_erases_one_users_events_and_progress(settings: Settings, store: 
     assert (deleted["website_logs"], deleted["exit_links"], deleted["tutorial_progress"],
             deleted["resume_points"]) == (1, 1, 1, 1)
     assert [d["user_id"] for d in store.find("website_logs")] == ["7"]
-    assert store.progress("test", "7", "BASH", "")[0] and not store.progress("test", "42", "BASH", "")[0]
+    learners = progress_in(store)
+    assert learners.read("test", "7", "BASH", "")[0] and not learners.read("test", "42", "BASH", "")[0]

@@ -11,9 +11,9 @@ import pytest
 from conftest import KEY, ORIGIN, OTHER_SECRET, SECRET, SITES_TOML
 from fastapi.testclient import TestClient
 
-from collector.app import create_app
 from footfall import tokens
-from footfall.progress import folds
+from footfall.collector.app import create_app
+from footfall.progress import folds, progress_in
 from footfall.settings import Settings
 from footfall.sites import Sites
 from footfall.stores import Store
@@ -45,7 +45,7 @@ def watched(store: Store, user: str, tutorial: str, minutes: list[int]) -> None:
         {"site": "test", "user_id": user, "foss": "BASH", "language_name": "English", "tutorial": tutorial,
          "type": "video_progress", "timestamp": at + timedelta(minutes=m), "position": m * 60.0 + 1, "minute": m,
          "duration": 300.0, "page_view_id": "11111111-1111-4111-8111-111111111111"} for m in minutes]
-    store.fold_progress(folds(events), threshold=0.8)
+    progress_in(store).fold(folds(events), threshold=0.8)
 
 
 def read(client: TestClient, headers: dict[str, str], **params: str) -> Any:

@@ -13,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page
 from redis import Redis
 
 from footfall import keys, tokens
-from footfall.schemas import encode
+from footfall.codec import encode
 from footfall.stores import Store
 
 SECRET = "sk_browser_0123456789abcdef0123456789abcdef"

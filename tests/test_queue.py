@@ -10,9 +10,9 @@ import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from collector.queue import PUSH, EventQueue, Limits, QueueUnavailable, RateLimited
 from footfall import keys
-from footfall.redis_server import RedisServer
+from footfall.cli.redis_server import RedisServer
+from footfall.collector.queue import PUSH, EventQueue, Limits, QueueUnavailable, RateLimited
 
 
 class CountingRedis:

@@ -9,17 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from footfall.codec import Invalid, format_datetime, parse_datetime
+from footfall.generated_schemas import incoming_json_schema, mongo_validator
 from footfall.ids import uuid7
-from footfall.schemas import (
-    STREAMS,
-    Invalid,
-    format_datetime,
-    incoming_json_schema,
-    mongo_validator,
-    parse_datetime,
-    validate_document,
-    validate_incoming,
-)
+from footfall.schemas import STREAMS
+from footfall.validation import validate_document, validate_incoming
 
 
 def test_event_type_chooses_the_stream() -> None:

@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stores import VALIDATING, log_doc, make_store, store_kinds
 
-from footfall.schemas import COLLECTIONS, encode
+from footfall import parts
+from footfall.codec import encode
+from footfall.progress import progress_in
+from footfall.schemas import COLLECTIONS
 from footfall.stores import DeadLetter, Store
 
 
@@ -23,14 +26,14 @@ from footfall.stores import DeadLetter, Store
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     db = make_store(request.param, tmp_path)
     db.kind = request.param  # type: ignore[attr-defined]
-    db.init()
+    parts.init(db)
     yield db
     db.close()
 
 
 def test_init_is_idempotent(store: Store) -> None:
-    store.init()
-    store.init()
+    parts.init(store)
+    parts.init(store)
     assert {c: store.count(c) for c in COLLECTIONS} == dict.fromkeys(COLLECTIONS, 0)
 
 
@@ -158,13 +161,13 @@ def watch_minutes(minutes: list[int], visit: str = VISIT_1, start: float = 0, **
 def fold(store: Store, events: list[dict[str, object]]) -> None:
     from footfall.progress import folds
 
-    store.fold_progress(folds(events), threshold=0.8)
+    progress_in(store).fold(folds(events), threshold=0.8)
 
 
 def view(store: Store, tutorial: str = "intro", user: str = "42", foss: str = "BASH") -> dict[str, object]:
     from footfall.progress import tutorial_view
 
-    docs, _ = store.progress("test", user, foss, "English")
+    docs, _ = progress_in(store).read("test", user, foss, "English")
     [doc] = [d for d in docs if d["tutorial"] == tutorial]
     return tutorial_view(doc, 0.8)
 
@@ -188,8 +191,8 @@ def test_seeking_to_the_end_does_not_complete_a_tutorial(store: Store) -> None:
 
 
 def test_folds_read_times_as_datetimes_or_text_in_any_offset() -> None:
+    from footfall.codec import format_datetime
     from footfall.progress import folds, resume_points
-    from footfall.schemas import format_datetime
 
     def facts(events: list[dict[str, object]]) -> list[object]:
         tutorials = folds(events)
@@ -207,9 +210,9 @@ def test_folds_read_times_as_datetimes_or_text_in_any_offset() -> None:
 def test_folding_the_same_batch_twice_changes_nothing(store: Store) -> None:
     batch = watch_minutes([0, 1, 2, 3])
     fold(store, batch)
-    first = store.progress("test", "42", "BASH", "English")
+    first = progress_in(store).read("test", "42", "BASH", "English")
     fold(store, batch)
-    assert store.progress("test", "42", "BASH", "English") == first
+    assert progress_in(store).read("test", "42", "BASH", "English") == first
     assert view(store)["visits"] == 1
 
 
@@ -219,7 +222,7 @@ def progress_facts(store: Store, users: Iterable[str]) -> list[object]:
 
     facts: list[object] = []
     for user in users:
-        docs, resume = store.progress("test", user, "BASH", "English")
+        docs, resume = progress_in(store).read("test", user, "BASH", "English")
         for doc in sorted(docs, key=lambda d: d["tutorial"]):
             facts.append((tutorial_view(doc, 0.8), sorted((w["minute"], w["at"]) for w in doc["watched"]),
                           sorted(doc["visits"]), doc["last"]))
@@ -244,8 +247,8 @@ def test_folds_agree_whatever_the_order_batching_and_redelivery(kind: str, event
     with tempfile.TemporaryDirectory() as once_dir, tempfile.TemporaryDirectory() as any_dir:
         once, any_way = make_store(kind, Path(once_dir)), make_store(kind, Path(any_dir))
         try:
-            once.init()
-            any_way.init()
+            parts.init(once)
+            parts.init(any_way)
             fold(once, events)
             for start, end in zip([0, *cuts], [*cuts, len(shuffled)], strict=True):
                 fold(any_way, shuffled[start:end])
@@ -298,7 +301,7 @@ def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resum
     from footfall.stores.sqlite import SQLiteStore
 
     made = SQLiteStore(str(tmp_path / "new.db"))  # the facts folded have kept their shape
-    made.init()
+    parts.init(made)
     fold(made, [*watch_minutes([0, 1, 2, 3]), video("video_pause", 300, 250.0)])
     [facts] = [orjson.loads(row[0]) for row in made.db.execute("SELECT doc FROM tutorial_progress")]
     made.close()
@@ -322,18 +325,18 @@ def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resum
 
     store, other = SQLiteStore(str(tmp_path / "old.db")), SQLiteStore(str(tmp_path / "old.db"))
     with ThreadPoolExecutor(2) as pool:  # two drainers starting at once: one migrates, the other finds it done
-        list(pool.map(lambda s: s.init(), [store, other]))
+        list(pool.map(parts.init, [store, other]))
     other.close()
-    assert store.progress(*learner)[1] == {**identity, "last": {**point["last"], "at": T0.replace(minute=5)}}
+    assert progress_in(store).read(*learner)[1] == {**identity, "last": {**point["last"], "at": T0.replace(minute=5)}}
     [migrated] = store.db.execute("SELECT doc FROM tutorial_progress").fetchone()
     assert orjson.loads(migrated) == facts  # who and which tutorial are columns now
     assert (view(store)["minutes_watched"], view(store)["last_position"]) == (4, 250.0)
     fold(store, [video("video_progress", 50, 61.0, tutorial="older")])  # earlier: must not win
-    assert store.progress(*learner)[1]["last"]["position"] == 250.0
+    assert progress_in(store).read(*learner)[1]["last"]["position"] == 250.0
     fold(store, watch_minutes([4], start=400))  # the migrated row is found again, not doubled
     assert store.count("tutorial_progress") == 2 and view(store)["minutes_watched"] == 5
-    assert store.progress(*learner)[1]["last"]["tutorial"] == "intro"
-    assert store.progress(*learner)[1]["last"]["position"] == 240.5
+    assert progress_in(store).read(*learner)[1]["last"]["tutorial"] == "intro"
+    assert progress_in(store).read(*learner)[1]["last"]["position"] == 240.5
 
 
 def test_late_events_never_move_the_last_position_backwards(store: Store) -> None:
@@ -342,7 +345,7 @@ def test_late_events_never_move_the_last_position_backwards(store: Store) -> Non
     progress = view(store)
     assert progress["last_position"] == 250.0 and progress["last_position_at"] == T0.replace(minute=1, second=40)
     assert progress["first_watched_at"] == T0.replace(second=10)
-    _, resume = store.progress("test", "42", "BASH", "English")
+    _, resume = progress_in(store).read("test", "42", "BASH", "English")
     assert resume is not None and resume["last"]["position"] == 250.0
 
 
@@ -350,29 +353,29 @@ def test_mark_incomplete_holds_until_marked_complete_or_a_new_visit(store: Store
     fold(store, watch_minutes([0, 1, 2, 3, 4]))
     assert view(store)["completed"] is True
     identity = {"site": "test", "user_id": "42", "foss": "BASH", "language": "English", "tutorial": "intro"}
-    store.mark_progress(identity, "incomplete", T0.replace(minute=10), VISIT_1, 0.8)
+    progress_in(store).mark(identity, "incomplete", T0.replace(minute=10), VISIT_1, 0.8)
     assert view(store)["completed"] is False and view(store)["marked"] == "incomplete"
     fold(store, [video("video_progress", 700, 200.0)])  # more of the same visit: still incomplete
     assert view(store)["completed"] is False
     fold(store, [video("video_play", 800, 0.0, VISIT_2)])  # a new visit: the coverage rule is back
     assert view(store)["completed"] is True
-    store.mark_progress(identity, "incomplete", T0.replace(minute=20), VISIT_2, 0.8)
-    store.mark_progress(identity, "complete", T0.replace(minute=21), VISIT_2, 0.8)
+    progress_in(store).mark(identity, "incomplete", T0.replace(minute=20), VISIT_2, 0.8)
+    progress_in(store).mark(identity, "complete", T0.replace(minute=21), VISIT_2, 0.8)
     assert view(store)["completed"] is True and view(store)["completed_by"] == "learner"
 
 
 def test_a_mark_on_an_untouched_tutorial_is_kept(store: Store) -> None:
     identity = {"site": "test", "user_id": "42", "foss": "BASH", "language": "English", "tutorial": "later"}
-    store.mark_progress(identity, "complete", T0, VISIT_1, 0.8)
+    progress_in(store).mark(identity, "complete", T0, VISIT_1, 0.8)
     assert view(store, "later")["completed"] is True
 
 
 def test_identifiers_are_values_never_paths(store: Store) -> None:
     odd = {"tutorial": "a.b.$set", "user": "$where", "foss": "x.y"}
     fold(store, watch_minutes([0], **odd))
-    docs, resume = store.progress("test", "$where", "x.y", "English")
+    docs, resume = progress_in(store).read("test", "$where", "x.y", "English")
     assert [d["tutorial"] for d in docs] == ["a.b.$set"] and resume is not None
-    assert store.progress("test", "42", "x.y", "English") == ([], None)
+    assert progress_in(store).read("test", "42", "x.y", "English") == ([], None)
 
 
 def test_learners_and_courses_are_kept_apart(store: Store) -> None:
@@ -388,7 +391,7 @@ def test_prune_and_forget(store: Store) -> None:
                                   log_doc(2, user_id="7")])
     assert store.prune(datetime(2026, 1, 1, tzinfo=UTC))["website_logs"] == 1
     fold(store, watch_minutes([0], user="42"))
-    deleted = store.forget("42")
+    deleted = parts.forget(store, "42")
     assert deleted["website_logs"] == 1 and deleted["tutorial_progress"] == 1
     assert [d["user_id"] for d in store.find("website_logs")] == ["7"]
-    assert store.forget("42", site="elsewhere")["website_logs"] == 0
+    assert parts.forget(store, "42", site="elsewhere")["website_logs"] == 0

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-from footfall.schemas import BY_COLLECTION, Invalid, decode
+from footfall.codec import Invalid, loads, with_datetimes
+from footfall.schemas import BY_COLLECTION
 
 if TYPE_CHECKING:
-    from footfall.progress import TutorialFold
     from footfall.settings import Settings
 
 
@@ -45,6 +46,8 @@ class DeadLetter:
 
 
 class Store(Protocol):
+    engine: str  # "sqlite" or "mongodb": which adapter a part of derived data uses here
+
     def init(self) -> None:
         """Create collections, validators and indexes; safe to run again."""
 
@@ -52,7 +55,7 @@ class Store(Protocol):
         """Write documents keyed by `_id`; a document already there is a duplicate, not an error."""
 
     def insert_json(self, collection: str, raws: Sequence[bytes]) -> WriteResult:
-        """Write documents as they are queued (JSON, `schemas.encode`), as `insert` does.
+        """Write documents as they are queued (JSON, `codec.encode`), as `insert` does.
 
         The store decodes only what it needs: SQLite keeps valid canonical JSON as it is, unbuilt.
         What is not a document at all is reported as invalid ("undecodable: …"), like what fails validation.
@@ -68,22 +71,11 @@ class Store(Protocol):
 
     def count(self, collection: str) -> int: ...
 
-    def fold_progress(self, tutorials: Sequence[TutorialFold], threshold: float) -> None:
-        """Fold a batch's progress into per-learner documents and resume points (idempotent, order-tolerant)."""
-
-    def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
-                      threshold: float) -> dict[str, Any]:
-        """Record a learner's own complete/incomplete mark; returns the tutorial's document."""
-
-    def progress(self, site: str, user_id: str, foss: str, language: str
-                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One learner's tutorial documents in a course, and where to resume it."""
-
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete raw events received before `before` (dead letters: failed before); counts per collection."""
 
     def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
-        """Erase one user's events and progress (right to erasure); counts per collection."""
+        """Erase one user's raw events (right to erasure; `footfall.parts.forget` erases derived data too)."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
@@ -91,14 +83,40 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def decode_all(collection: str, raws: Sequence[tuple[int, bytes]], result: WriteResult
+class Batch(list[bytes]):
+    """A drained batch of queued JSON, decoded at most once for everything that reads it: the store that
+    needs documents (MongoDB) and the parts that fold its events (`footfall.parts`)."""
+
+    @classmethod
+    def of(cls, raws: Sequence[bytes]) -> Batch:
+        return raws if isinstance(raws, Batch) else cls(raws)
+
+    @cached_property
+    def documents(self) -> list[Any]:
+        """Each event decoded (times as the canonical text they are queued as), or the `Invalid` it gave."""
+        out: list[Any] = []
+        for raw in self:
+            try:
+                out.append(loads(raw))
+            except Invalid as exc:
+                out.append(exc)
+        return out
+
+    def stored(self, result: WriteResult) -> list[dict[str, Any]]:
+        """The events the store took (new or already there), for the parts to fold."""
+        refused = {i for i, _ in result.invalid}
+        return [doc for i, doc in enumerate(self.documents) if i not in refused and isinstance(doc, dict)]
+
+
+def decode_all(collection: str, batch: Batch, result: WriteResult, only: Sequence[int] | None = None
                ) -> list[tuple[int, dict[str, Any]]]:
-    """Queued JSON (with its index in the batch) back into documents; the rest is reported in `result`."""
+    """A batch's documents (with their index in the batch; only those at `only`, if given), times as
+    datetimes; what is not a document is reported in `result`."""
     stream = BY_COLLECTION[collection]
     docs = []
-    for i, raw in raws:
+    for i in range(len(batch)) if only is None else only:
         try:
-            docs.append((i, decode(raw, stream)))
+            docs.append((i, with_datetimes(batch.documents[i], stream)))
         except Invalid as exc:
             result.invalid.append((i, f"undecodable: {exc}"))
     return docs

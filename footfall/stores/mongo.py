@@ -7,28 +7,20 @@ that says the server is unreachable, not primary or shutting down keeps the batc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, MongoClient, UpdateOne
+from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from footfall import progress
-from footfall.progress import (
-    IDENTITY,
-    LEARNER,
-    PROGRESS_COLLECTIONS,
-    RESUME,
-    TUTORIALS,
-    TutorialFold,
-    key,
-    resume_points,
-)
-from footfall.schemas import DEAD_LETTER_VALIDATOR, DEAD_LETTERS, RAW_AGE, STREAMS, mongo_validator, parse_datetime
-from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
+from footfall.generated_schemas import DEAD_LETTER_VALIDATOR, mongo_validator
+from footfall.schemas import DEAD_LETTERS, RAW_AGE, STREAMS
+from footfall.stores import Batch, DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
 
 RETENTION_INDEX = "retention"
 NAMESPACE_EXISTS = 48
@@ -44,19 +36,36 @@ INDEXES = [
 ]
 
 
-LEARNER_INDEX = [IndexModel([(k, ASCENDING) for k in LEARNER], name="learner")]
+@dataclass(frozen=True)
+class Collection:
+    """A collection as `ensure_collections` makes it: its validator, its indexes, and for raw events the
+    field their age is counted from (a TTL index under FOOTFALL_RETENTION_DAYS)."""
+
+    validator: dict[str, Any]
+    indexes: list[IndexModel]
+    age: str | None = None
 
 
-def validators() -> dict[str, dict[str, Any]]:
-    """Each collection's validator, generated from footfall.schemas (and progress's identity fields)."""
-    out = {s.collection: mongo_validator(s) for s in STREAMS.values()}
-    out[DEAD_LETTERS] = DEAD_LETTER_VALIDATOR
-    out[TUTORIALS] = progress.mongo_validator(IDENTITY)
-    out[RESUME] = progress.mongo_validator(LEARNER)
+def raw_collections() -> dict[str, Collection]:
+    """Each raw collection, its validator generated from footfall.schemas."""
+    out = {s.collection: Collection(mongo_validator(s), INDEXES, RAW_AGE[s.collection]) for s in STREAMS.values()}
+    out[DEAD_LETTERS] = Collection(DEAD_LETTER_VALIDATOR, [IndexModel([("failed_at", ASCENDING)], name="failed_at")],
+                                   RAW_AGE[DEAD_LETTERS])
     return out
 
 
+@contextmanager
+def unavailable() -> Iterator[None]:
+    """Any driver error is the store being unavailable: the caller keeps its batch and retries."""
+    try:
+        yield
+    except PyMongoError as exc:
+        raise StoreUnavailable(f"mongodb: {exc}") from exc
+
+
 class MongoStore:
+    engine = "mongodb"
+
     def __init__(self, url: str, *, write_concern: str = "majority", timeout_ms: int = 5000,
                  retention_days: int = 0, client: MongoClient[dict[str, Any]] | None = None) -> None:
         self.retention_days = retention_days
@@ -70,10 +79,15 @@ class MongoStore:
         )
 
     def init(self) -> None:
-        try:
+        self.ensure_collections(raw_collections())
+
+    def ensure_collections(self, collections: Mapping[str, Collection]) -> None:
+        """Create each collection with its validator and indexes, or update them in place; safe to run again,
+        and from several processes at once."""
+        with unavailable():
             existing = set(self.db.list_collection_names())
-            for name, validator in validators().items():
-                options = {"validator": validator, "validationLevel": "strict", "validationAction": "error"}
+            for name, spec in collections.items():
+                options = {"validator": spec.validator, "validationLevel": "strict", "validationAction": "error"}
                 if name in existing:
                     self.db.command("collMod", name, **options)
                 else:
@@ -83,16 +97,9 @@ class MongoStore:
                         if exc.code != NAMESPACE_EXISTS:
                             raise
                         self.db.command("collMod", name, **options)  # another process created it meanwhile
-                if name == DEAD_LETTERS:
-                    self.db[name].create_indexes([IndexModel([("failed_at", ASCENDING)], name="failed_at")])
-                elif name in PROGRESS_COLLECTIONS:
-                    self.db[name].create_indexes(LEARNER_INDEX)
-                else:
-                    self.db[name].create_indexes(INDEXES)
-                if name in RAW_AGE:
-                    self._retention(name, RAW_AGE[name])
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
+                self.db[name].create_indexes(spec.indexes)
+                if spec.age is not None:
+                    self._retention(name, spec.age)
 
     def _retention(self, collection: str, age: str) -> None:
         """A TTL index deletes raw events after FOOTFALL_RETENTION_DAYS; changed in place, removed at 0."""
@@ -108,7 +115,7 @@ class MongoStore:
 
     def insert_json(self, collection: str, raws: Sequence[bytes]) -> WriteResult:
         undecodable = WriteResult()
-        indexed = decode_all(collection, list(enumerate(raws)), undecodable)
+        indexed = decode_all(collection, Batch.of(raws), undecodable)
         result = self.insert(collection, [doc for _, doc in indexed])
         result.invalid = sorted(undecodable.invalid + [(indexed[j][0], why) for j, why in result.invalid])
         return result
@@ -118,11 +125,11 @@ class MongoStore:
             return WriteResult()
         try:
             inserted = self.db[collection].insert_many(list(docs), ordered=False)
-            return WriteResult(inserted=len(inserted.inserted_ids))
-        except BulkWriteError as exc:
+        except BulkWriteError as exc:  # some went in: duplicates, refusals and transient errors, per document
             return _bulk_result(exc.details)
         except PyMongoError as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
+        return WriteResult(inserted=len(inserted.inserted_ids))
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         result = self.insert(DEAD_LETTERS, [d.as_document() for d in letters])
@@ -130,113 +137,36 @@ class MongoStore:
             raise StoreUnavailable(f"mongodb refused dead letters: {result.invalid[0][1]}")
 
     def get(self, collection: str, id: str) -> dict[str, Any] | None:
-        try:
+        with unavailable():
             return self.db[collection].find_one({"_id": id})
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
 
     def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
         check_scalars(equals)
-        try:  # values are compared with $eq, so no client string can act as an operator
-            query = {k: {"$eq": v} for k, v in equals.items()}
-            return list(self.db[collection].find(query).limit(limit))
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
+        with unavailable():  # values are compared with $eq, so no client string can act as an operator
+            return list(self.db[collection].find({k: {"$eq": v} for k, v in equals.items()}).limit(limit))
 
     def count(self, collection: str) -> int:
-        try:
+        with unavailable():
             return self.db[collection].estimated_document_count()
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
-
-    # --- tutorial progress ---------------------------------------------------------------------------
-
-    def fold_progress(self, tutorials: Sequence[TutorialFold], threshold: float) -> None:
-        """One bulk_write of upserts per batch, with commutative operators only; then the derived
-        completion of the touched documents is cached with $set (the read API derives it again)."""
-        try:
-            if tutorials:
-                ids = [f.id for f in tutorials]  # a SHA-256 each: made once
-                self.db[TUTORIALS].bulk_write([UpdateOne({"_id": id}, _fold_update(f), upsert=True)
-                                               for id, f in zip(ids, tutorials, strict=True)], ordered=False)
-                self._cache_derived(ids, threshold)
-            if points := resume_points(tutorials):
-                self.db[RESUME].bulk_write([
-                    UpdateOne({"_id": key(*learner)}, {"$setOnInsert": dict(zip(LEARNER, learner, strict=True)),
-                                                       "$max": {"last": {"at": _date(at), "tutorial": tutorial,
-                                                                         "position": position}}}, upsert=True)
-                    for learner, (at, tutorial, position) in points.items()], ordered=False)
-        except PyMongoError as exc:  # includes an upsert race (11000): the whole fold is retried, harmlessly
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
-
-    def _cache_derived(self, ids: list[str], threshold: float) -> list[dict[str, Any]]:
-        derived = [(d, progress.derive(d, threshold)) for d in self.db[TUTORIALS].find({"_id": {"$in": ids}})]
-        if derived:
-            self.db[TUTORIALS].bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": new}) for d, new in derived],
-                                          ordered=False)
-        return [{**d, **new} for d, new in derived]
-
-    def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
-                      threshold: float) -> dict[str, Any]:
-        id = progress.key(*(identity[k] for k in IDENTITY))
-        try:
-            self.db[TUTORIALS].update_one(
-                {"_id": id},
-                {"$setOnInsert": identity, "$max": {"mark": {"at": at, "state": state, "visit": visit}}},
-                upsert=True)
-            return self._cache_derived([id], threshold)[0]
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
-
-    def progress(self, site: str, user_id: str, foss: str, language: str
-                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        query = {k: {"$eq": v} for k, v in zip(LEARNER, (site, user_id, foss, language), strict=True)}
-        try:
-            return list(self.db[TUTORIALS].find(query)), self.db[RESUME].find_one(query)
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
 
     def prune(self, before: datetime) -> dict[str, int]:
-        try:
+        with unavailable():
             return {name: self.db[name].delete_many({age: {"$lt": before}}).deleted_count
                     for name, age in RAW_AGE.items()}
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
 
     def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
         query: dict[str, Any] = {"user_id": {"$eq": user_id}}
         if site is not None:
             query["site"] = {"$eq": site}
-        names = [n for n in RAW_AGE if n != DEAD_LETTERS] + list(PROGRESS_COLLECTIONS)
-        try:
-            return {name: self.db[name].delete_many(query).deleted_count for name in names}
-        except PyMongoError as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
+        with unavailable():
+            return {name: self.db[name].delete_many(query).deleted_count for name in RAW_AGE if name != DEAD_LETTERS}
 
     def ping(self) -> None:
-        try:
+        with unavailable():
             self.db.command("ping")
-        except (PyMongoError, OperationFailure) as exc:
-            raise StoreUnavailable(f"mongodb: {exc}") from exc
 
     def close(self) -> None:
         self.client.close()
-
-
-def _fold_update(fold: TutorialFold) -> dict[str, Any]:
-    """Folds keep times as canonical text; MongoDB stores dates."""
-    at, position, visit = fold.last
-    highest = {"last": {"at": _date(at), "position": position, "visit": visit},
-               "last_watched_at": _date(fold.last_at), "duration": fold.duration}
-    return {"$setOnInsert": fold.identity,
-            "$addToSet": {"watched": {"$each": [{"minute": m, "at": _date(at)} for m, at in sorted(fold.watched)]},
-                          "visits": {"$each": sorted(fold.visits)}},
-            "$max": {k: v for k, v in highest.items() if v is not None},
-            "$min": {"first_watched_at": _date(fold.first_at)}}
-
-
-def _date(text: str) -> datetime:
-    return parse_datetime(text, "at")
 
 
 def _bulk_result(details: dict[str, Any]) -> WriteResult:

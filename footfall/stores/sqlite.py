@@ -17,21 +17,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from footfall import progress
-from footfall.progress import IDENTITY, LEARNER, RESUME, TUTORIALS, TutorialFold
-from footfall.schemas import (
-    COLLECTIONS,
-    DEAD_LETTERS,
-    RAW_AGE,
-    STREAMS,
-    Invalid,
-    encode,
-    format_datetime,
-    is_canonical_document,
-    parse_datetime,
-    validate_document,
-)
-from footfall.stores import DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
+from footfall.codec import Invalid, encode, format_datetime, parse_datetime
+from footfall.schemas import COLLECTIONS, DEAD_LETTERS, RAW_AGE, STREAMS
+from footfall.stores import Batch, DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
+from footfall.validation import is_canonical_document, validate_document
 
 T = TypeVar("T")
 log = logging.getLogger("footfall.store")
@@ -40,19 +29,6 @@ DATETIME_FIELDS[DEAD_LETTERS] = ("failed_at",)
 # One index: time ranges per site. Each more costs ~2 µs a document on insert; MongoDB has four.
 INDEXED = {"site_time": ("site", "timestamp")}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _progress_times(doc: dict[str, Any]) -> dict[str, Any]:
-    """Progress documents keep times nested (last.at, watched[].at): back to datetimes."""
-    for name in ("first_watched_at", "last_watched_at", "completed_at"):
-        if doc.get(name):
-            doc[name] = parse_datetime(doc[name], name)
-    for inner in (doc.get("last"), doc.get("mark")):
-        if inner:
-            inner["at"] = parse_datetime(inner["at"], "at")
-    for watched in doc.get("watched", []):
-        watched["at"] = parse_datetime(watched["at"], "at")
-    return doc
 
 
 def _json_path(name: str) -> str:
@@ -98,6 +74,8 @@ class Checkpointer:
 
 
 class SQLiteStore:
+    engine = "sqlite"
+
     def __init__(self, path: str, busy_timeout_ms: int = 2000) -> None:
         self.path = path
         try:
@@ -121,7 +99,6 @@ class SQLiteStore:
 
     def init(self) -> None:
         try:
-            self._progress_tables()
             for name in COLLECTIONS:
                 self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
                 if name == DEAD_LETTERS:
@@ -151,7 +128,7 @@ class SQLiteStore:
         batch = b"[" + b",".join(docs) + b"]"
         before = self.db.total_changes
         # TEXT, not BLOB: from SQLite 3.45 a BLOB is read as JSONB by the JSON functions.
-        self._transaction(lambda: self.db.execute(
+        self.transaction(lambda: self.db.execute(
             f'INSERT INTO "{collection}" (_id, doc) SELECT json_extract(value, \'$._id\'), value '
             f"FROM json_each(?) WHERE true ON CONFLICT (_id) DO NOTHING", (batch.decode(),)))
         return self.db.total_changes - before
@@ -165,14 +142,15 @@ class SQLiteStore:
         """What the collector queued is kept as it is, once checked; anything else is decoded, validated
         and encoded again (times in canonical form, so that they sort as text), or reported."""
         result = WriteResult()
+        batch = Batch.of(raws)
         texts: list[bytes] = []
-        rest: list[tuple[int, bytes]] = []
-        for i, raw in enumerate(raws):
+        rest: list[int] = []
+        for i, raw in enumerate(batch):
             if is_canonical_document(collection, raw):
                 texts.append(raw)
             else:
-                rest.append((i, raw))
-        for i, doc in decode_all(collection, rest, result):
+                rest.append(i)
+        for i, doc in decode_all(collection, batch, result, rest):
             if text := self._encode(collection, i, doc, result):
                 texts.append(text)
         return self._insert(collection, texts, result)
@@ -194,87 +172,27 @@ class SQLiteStore:
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         self._write(DEAD_LETTERS, [encode(d.as_document()) for d in letters])
 
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
     def get(self, collection: str, id: str) -> dict[str, Any] | None:
-        rows = self._query(f'SELECT doc FROM "{collection}" WHERE _id = ?', (id,))
+        rows = self.query(f'SELECT doc FROM "{collection}" WHERE _id = ?', (id,))
         return self._decode(collection, rows[0][0]) if rows else None
 
     def find(self, collection: str, limit: int = 1000, **equals: Any) -> list[dict[str, Any]]:
         check_scalars(equals)
         where = " AND ".join(f"{_json_path(k)} IS ?" for k in equals) or "1"
         args = [format_datetime(v) if isinstance(v, datetime) else v for v in equals.values()]
-        rows = self._query(f'SELECT doc FROM "{collection}" WHERE {where} LIMIT ?', (*args, limit))
+        rows = self.query(f'SELECT doc FROM "{collection}" WHERE {where} LIMIT ?', (*args, limit))
         return [self._decode(collection, r[0]) for r in rows]
 
     def count(self, collection: str) -> int:
-        return int(self._query(f'SELECT count(*) FROM "{collection}"')[0][0])
+        return int(self.query(f'SELECT count(*) FROM "{collection}"')[0][0])
 
-    # --- tutorial progress: read, merge in Python (progress.apply), write back, in one transaction ---------
-    #
-    # A learner's identity is the key: one unique index finds a tutorial, a learner's tutorials (its
-    # prefix) and catches a second insert. Rows are appended in rowid order, so that a new tutorial
-    # writes one random index page, not two (an id index as well): pages written are what a fold costs.
-    # Resume points are a view of the tutorials' last positions: nothing more to write, and never out of step.
-
-    def _progress_tables(self) -> None:
-        learner = ", ".join(LEARNER)
-        table = (f'CREATE TABLE IF NOT EXISTS "{TUTORIALS}" (site TEXT, user_id TEXT, foss TEXT, language TEXT, '
-                 f"tutorial TEXT, doc TEXT NOT NULL, UNIQUE ({learner}, tutorial))")
-        at, position = "json_extract(doc, '$.last.at')", "json_extract(doc, '$.last.position')"
-        view = (f'CREATE VIEW IF NOT EXISTS "{RESUME}" AS SELECT {learner}, tutorial, last_at, last_position FROM '
-                f"(SELECT {learner}, tutorial, {at} AS last_at, {position} AS last_position, row_number() OVER "
-                f"(PARTITION BY {learner} ORDER BY {at} DESC, tutorial DESC, {position} DESC) AS n "
-                f'FROM "{TUTORIALS}" WHERE {at} IS NOT NULL) WHERE n = 1')
-        if self._progress_kinds() != {TUTORIALS: "table", RESUME: "view"}:  # a write lock only when needed
-            self._transaction(lambda: self._progress_layout(table, view))
-
-    def _progress_kinds(self) -> dict[str, str]:
-        """What the progress collections are: a table (the hashed-id layout's tutorials are "old") or a view."""
-        kinds = dict(self.db.execute("SELECT name, type FROM sqlite_master WHERE name IN (?, ?)", (TUTORIALS, RESUME)))
-        if kinds.get(TUTORIALS) and "_id" in {row[1] for row in self.db.execute(f'PRAGMA table_info("{TUTORIALS}")')}:
-            kinds[TUTORIALS] = "old"
-        return kinds
-
-    def _progress_layout(self, table: str, view: str) -> None:
-        """In one transaction, so that drainers starting together migrate once."""
-        kinds = self._progress_kinds()
-        if kinds.get(TUTORIALS) == "old":
-            self._migrate_progress(table)
-        if kinds.get(RESUME) == "table":  # resume points were kept, not derived (the same facts, folded twice)
-            self.db.execute(f'DROP TABLE "{RESUME}"')
-        self.db.execute(table)
-        self.db.execute(view)
-
-    def _migrate_progress(self, table: str) -> None:
-        """From the layout keyed by a hashed id, where who and which tutorial were only in the document."""
-        self.db.execute(f'ALTER TABLE "{TUTORIALS}" RENAME TO "{TUTORIALS}_old"')
-        self.db.execute(f'DROP INDEX IF EXISTS "{TUTORIALS}_learner"')
-        self.db.execute(table)
-        identity = ", ".join(f"'$.{name}'" for name in ("_id", *IDENTITY))
-        self.db.execute(f'INSERT INTO "{TUTORIALS}" SELECT {", ".join(LEARNER)}, json_extract(doc, \'$.tutorial\'), '
-                        f'json_remove(doc, {identity}) FROM "{TUTORIALS}_old"')
-        self.db.execute(f'DROP TABLE "{TUTORIALS}_old"')
-
-    def _tutorials(self, names: Sequence[tuple[str, ...]]) -> dict[int, tuple[int, dict[str, Any]]]:
-        """Stored tutorial documents (by their place in `names`) with their rowids; times stay canonical text."""
-        rows = self.db.execute(
-            f'SELECT j.key, t.rowid, t.doc FROM json_each(?) j JOIN "{TUTORIALS}" t ON (t.site, t.user_id, '
-            f"t.foss, t.language, t.tutorial) = (json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
-            f"json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'))",
-            (orjson.dumps(names).decode(),))
-        return {i: (rowid, orjson.loads(doc)) for i, rowid, doc in rows}
-
-    def _put(self, updates: list[tuple[str, int]], inserts: list[tuple[str, ...]]) -> None:
-        """Known rows are updated by rowid, (document, rowid); new ones inserted, (*names, document)."""
-        self.db.executemany(f'UPDATE "{TUTORIALS}" SET doc = ? WHERE rowid = ?', updates)
-        self.db.executemany(f'INSERT INTO "{TUTORIALS}" VALUES (?, ?, ?, ?, ?, ?)', inserts)
-
-    def _transaction(self, work: Callable[[], T]) -> T:
+    def transaction(self, work: Callable[[], T]) -> T:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -290,57 +208,6 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
-    def fold_progress(self, tutorials: Sequence[TutorialFold], threshold: float) -> None:
-        """Resume points follow from the tutorials' last positions (the `resume_points` view)."""
-
-        def work() -> None:
-            stored = self._tutorials([f.names for f in tutorials])
-            updates, inserts = [], []
-            for i, fold in enumerate(tutorials):
-                rowid, doc = stored.get(i, (None, None))
-                doc = progress.apply(doc, fold)
-                doc.update(progress.derive(doc, threshold))
-                if rowid is None:
-                    inserts.append((*fold.names, orjson.dumps(doc).decode()))  # times are text already
-                else:
-                    updates.append((orjson.dumps(doc).decode(), rowid))
-            self._put(updates, inserts)
-
-        self._transaction(work)
-
-    def mark_progress(self, identity: dict[str, str], state: str, at: datetime, visit: str,
-                      threshold: float) -> dict[str, Any]:
-        names = tuple(identity[k] for k in IDENTITY)
-        when = format_datetime(at)
-
-        def work() -> dict[str, Any]:
-            rowid, doc = self._tutorials([names]).get(0, (None, None))
-            doc = dict(doc) if doc else {"watched": [], "visits": []}
-            if doc.get("mark") is None or (when, state) > (doc["mark"]["at"], doc["mark"]["state"]):
-                doc["mark"] = {"at": when, "state": state, "visit": visit}
-            doc.update(progress.derive(doc, threshold))
-            text = encode(doc).decode()
-            if rowid is None:
-                self._put([], [(*names, text)])
-            else:
-                self._put([(text, rowid)], [])
-            return _progress_times({**identity, **doc})
-
-        return self._transaction(work)
-
-    def progress(self, site: str, user_id: str, foss: str, language: str
-                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        where = " AND ".join(f"{k} = ?" for k in LEARNER)
-        names = (site, user_id, foss, language)
-        rows = self._query(f'SELECT tutorial, doc FROM "{TUTORIALS}" WHERE {where}', names)
-        resume = self._query(f'SELECT tutorial, last_at, last_position FROM "{RESUME}" WHERE {where}', names)
-        learner = dict(zip(LEARNER, names, strict=True))
-        point = None
-        if resume:
-            tutorial, at, position = resume[0]
-            point = {**learner, "last": {"at": parse_datetime(at, "at"), "tutorial": tutorial, "position": position}}
-        return [_progress_times({**learner, "tutorial": t, **orjson.loads(doc)}) for t, doc in rows], point
-
     def prune(self, before: datetime) -> dict[str, int]:
         cutoff = format_datetime(before)
 
@@ -348,7 +215,7 @@ class SQLiteStore:
             return {name: self.db.execute(f'DELETE FROM "{name}" WHERE {_json_path(age)} < ?', (cutoff,)).rowcount
                     for name, age in RAW_AGE.items()}
 
-        return self._transaction(work)
+        return self.transaction(work)
 
     def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
         def work() -> dict[str, int]:
@@ -360,16 +227,12 @@ class SQLiteStore:
                 if site is not None:
                     where, args = f"{where} AND {_json_path('site')} = ?", [user_id, site]
                 counts[name] = self.db.execute(f'DELETE FROM "{name}" WHERE {where}', args).rowcount
-            where = "user_id = ?" + (" AND site = ?" if site is not None else "")
-            args = [user_id] + ([site] if site is not None else [])
-            counts[RESUME] = self.db.execute(f'SELECT count(*) FROM "{RESUME}" WHERE {where}', args).fetchone()[0]
-            counts[TUTORIALS] = self.db.execute(f'DELETE FROM "{TUTORIALS}" WHERE {where}', args).rowcount
             return counts
 
-        return self._transaction(work)
+        return self.transaction(work)
 
     def ping(self) -> None:
-        self._query("SELECT 1")
+        self.query("SELECT 1")
 
     def close(self) -> None:
         if self.checkpointer:

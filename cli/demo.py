@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 
-from footfall.redis_server import RedisServer
-from footfall.settings import STATIC, Settings
-from footfall.status import gather
+from footfall import static
+from footfall.cli.redis_server import RedisServer
+from footfall.cli.status import gather
+from footfall.settings import Settings
 
 DEMO_KEY = "pk_demo"
 
@@ -93,7 +94,7 @@ def run_demo(port: int, directory: str) -> int:
         subprocess.Popen([*command, "collector", "--port", str(port + 1)], env=env),
         subprocess.Popen([*command, "drainer"], env=env),
     ]
-    template = (STATIC / "demo.html").read_text()
+    template = static.read("demo.html").decode()
     page = template.replace("{{COLLECTOR}}", collector_url).replace("{{KEY}}", DEMO_KEY).encode()
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(DemoPage, page=page, settings=settings))
     stop = threading.Event()

@@ -25,7 +25,7 @@ def load_sites(settings: Settings) -> Sites:
 def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.app import create_app
+    from footfall.collector.app import create_app
 
     app = create_app(settings, load_sites(settings))
     # proxy_headers=False: the collector decides whom to believe about X-Forwarded-For (trusted_proxies).
@@ -35,7 +35,7 @@ def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_drainer(settings: Settings, args: argparse.Namespace) -> int:
-    from drainer.worker import Drainer, DrainerIdInUse
+    from footfall.drainer.worker import Drainer, DrainerIdInUse
 
     if args.id:
         settings = settings.model_copy(update={"drainer_id": args.id})
@@ -50,17 +50,18 @@ def cmd_drainer(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_init_db(settings: Settings, args: argparse.Namespace) -> int:
+    from footfall import parts
     from footfall.stores import store_from
 
     store = store_from(settings)
-    store.init()
+    parts.init(store)
     store.close()
     print("store ready: collections, validators and indexes are in place")
     return 0
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from footfall.status import gather, render
+    from footfall.cli.status import gather, render
 
     status = gather(settings)
     print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() if args.json else render(status))
@@ -84,17 +85,18 @@ def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from footfall import parts
     from footfall.stores import store_from
 
     store = store_from(settings)
-    deleted = store.forget(args.user, args.site)
+    deleted = parts.forget(store, args.user, args.site)
     store.close()
     print(orjson.dumps({"user": args.user, "deleted": deleted}).decode())
     return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from footfall.demo import run_demo
+    from footfall.cli.demo import run_demo
 
     return run_demo(args.port, args.dir)
 
@@ -146,6 +148,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from footfall.schemas import CANONICAL_TIME, format_datetime, parse_datetime
+from footfall.codec import CANONICAL_TIME, format_datetime, parse_datetime
 
 TUTORIALS = "tutorial_progress"
 RESUME = "resume_points"
@@ -171,34 +171,4 @@ def derive(doc: dict[str, Any], threshold: float) -> dict[str, Any]:
         "completed": completed,
         "completed_by": by if completed else None,
         "completed_at": at if completed else None,
-    }
-
-
-def mongo_validator(identity: Iterable[str]) -> dict[str, Any]:
-    """Progress documents must name whose progress they are, as strings (values, never keys)."""
-    names = list(identity)
-    return {"$jsonSchema": {"bsonType": "object", "required": ["_id", *names],
-                            "properties": {n: {"bsonType": "string", "maxLength": 256} for n in ["_id", *names]}}}
-
-
-def tutorial_view(doc: dict[str, Any], threshold: float) -> dict[str, Any]:
-    """What the read API shows of one tutorial."""
-    derived = derive(doc, threshold)
-    last = doc.get("last") or {}
-    mark = doc.get("mark")
-    return {
-        "tutorial": doc["tutorial"],
-        "completed": derived["completed"],
-        "completed_by": derived["completed_by"],
-        "completed_at": derived["completed_at"],
-        "marked": mark["state"] if mark else None,
-        "coverage": derived["coverage"],
-        "minutes_watched": len(derived["minutes_watched"]),
-        "minutes_total": derived["minutes_total"],
-        "duration": doc.get("duration"),
-        "last_position": last.get("position"),
-        "last_position_at": last.get("at"),
-        "visits": derived["visit_count"],
-        "first_watched_at": doc.get("first_watched_at"),
-        "last_watched_at": doc.get("last_watched_at"),
     }

@@ -9,7 +9,8 @@ import orjson
 from redis import Redis
 
 from footfall import keys
-from footfall.schemas import COLLECTIONS, STREAMS, parse_datetime
+from footfall.queue import oldest_age, peek_oldest
+from footfall.schemas import COLLECTIONS, STREAMS
 from footfall.settings import Settings
 from footfall.stores import StoreUnavailable, store_from
 
@@ -22,7 +23,7 @@ def gather(settings: Settings) -> dict[str, Any]:
         now = time.time()
         for stream in STREAMS:
             in_flight = sum(redis.llen(k) for k in redis.scan_iter(match=keys.processing(stream, "*")))
-            oldest = redis.lindex(keys.queue(stream), -1)
+            oldest = peek_oldest(redis, keys.queue(stream))
             streams[stream] = {
                 "waiting": redis.llen(keys.queue(stream)),
                 "oldest_age_s": round(oldest_age(oldest, now), 3),
@@ -50,16 +51,6 @@ def gather(settings: Settings) -> dict[str, Any]:
     dead = store.get("documents", {}).get("dead_letters")
     rejected = {k.split(":", 1)[1]: int(v) for k, v in stats.items() if k.startswith("rejected:")}
     return {"streams": streams, "rejected": rejected, "dead_letters": dead, "drainers": drainers, "store": store}
-
-
-def oldest_age(raw: bytes | None, now: float) -> float:
-    """Seconds since the oldest waiting event was received (0 when the stream is empty)."""
-    if not raw:
-        return 0.0
-    try:
-        return max(0.0, now - parse_datetime(orjson.loads(raw)["received_at"]).timestamp())
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return 0.0
 
 
 def _redact(url: str) -> str:

@@ -1,0 +1,88 @@
+"""The queue protocol: how events travel through Redis, in one place for collectors, drainers and tools.
+
+Each stream is a Redis list (`keys.queue`). Collectors push on the LEFT (the PUSH script: rate limits,
+queue limits and the push itself, all or nothing); drainers take from the RIGHT, so the oldest waiting
+event is always at index -1 (`OLDEST`). A drainer moves what it takes into its own processing list
+(`keys.processing`) atomically and trims it only once the store has the batch: an event is in exactly one
+list until it is stored. A dead drainer's processing list is put back at the queue's consuming end
+(REQUEUE). Each service keeps its own client (the collector's is asynchronous and pipelines pushes; the
+drainer's blocks); both run these scripts and follow this orientation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from footfall.codec import parse_datetime
+
+OLDEST = -1  # list index of the oldest waiting event: collectors push left, drainers take right
+
+PUSH = """
+-- KEYS: ip window, site window, stats hash, then one queue per stream
+-- ARGV: ip limit, site limit, window seconds, max queue, then per stream: its name, its event count and
+-- its events joined by newlines (one argument, not one each: packing arguments is the client's cost)
+local window, max_queue = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, 2 do
+  local limit = tonumber(ARGV[i])
+  if limit > 0 then
+    local n = redis.call('INCR', KEYS[i])
+    if n == 1 then redis.call('EXPIRE', KEYS[i], window) end
+    if n > limit then return {-i, redis.call('TTL', KEYS[i])} end
+  end
+end
+local streams = #KEYS - 3
+for q = 1, streams do
+  if redis.call('LLEN', KEYS[3 + q]) >= max_queue then return {0, q} end
+end
+for q = 1, streams do
+  local name, n, events = ARGV[2 + 3 * q], tonumber(ARGV[3 + 3 * q]), ARGV[4 + 3 * q]
+  local items, start = {}, 1
+  for _ = 1, n do
+    local stop = string.find(events, '\\n', start, true) or (#events + 1)
+    items[#items + 1] = string.sub(events, start, stop - 1)
+    start = stop + 1
+    if #items == 1000 then redis.call('LPUSH', KEYS[3 + q], unpack(items)); items = {} end
+  end
+  if #items > 0 then redis.call('LPUSH', KEYS[3 + q], unpack(items)) end
+  redis.call('HINCRBY', KEYS[3], 'accepted:' .. name, n)
+end
+return {1, 0}
+"""
+WINDOW_S = 60  # rate windows are counted per minute
+
+# Move the n oldest waiting events (the right end) to the processing list's left end, keeping their
+# order, in three commands; returned oldest first. n stays within what unpack() can take.
+TAKE = """
+local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+if #items == 0 then return items end
+redis.call('LTRIM', KEYS[1], 0, -(#items + 1))
+local oldest_first = {}
+for i = #items, 1, -1 do oldest_first[#oldest_first + 1] = items[i] end
+redis.call('LPUSH', KEYS[2], unpack(oldest_first))
+return oldest_first
+"""
+MAX_TAKE = 4000
+# Put a processing list back at the consuming end of its queue, oldest event last out-first in.
+REQUEUE = """
+local n = 0
+while redis.call('LMOVE', KEYS[2], KEYS[1], 'LEFT', 'RIGHT') do n = n + 1 end
+return n
+"""
+
+
+def oldest_age(raw: bytes | None, now: float) -> float:
+    """Seconds since the oldest waiting event (the list's `OLDEST` item) was received; 0 when empty."""
+    if not raw:
+        return 0.0
+    try:
+        return max(0.0, now - parse_datetime(orjson.loads(raw)["received_at"]).timestamp())
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def peek_oldest(redis: Any, queue_key: str) -> Any:
+    """The oldest waiting event of a queue, read without taking it: with a client, an async client or a
+    pipeline alike (whatever `lindex` returns there)."""
+    return redis.lindex(queue_key, OLDEST)
