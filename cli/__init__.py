@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import orjson
-from pydantic import ValidationError
 
-from footfall import logs
-from footfall.settings import Settings
 from footfall.sites import Sites, SitesError
+
+if TYPE_CHECKING:
+    from footfall.settings import Settings
 
 log = logging.getLogger("footfall")
 
@@ -135,6 +136,20 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        return run(args)
+    except ModuleNotFoundError as exc:  # a plain install (what a Django site needs) has no server parts
+        print(f"footfall: {exc.name} is not installed; the footfall command needs the server parts: "
+              "pip install 'footfall[server]'", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from footfall import logs
+    from footfall.settings import Settings
+
+    try:
         settings = Settings()
     except ValidationError as exc:
         print(f"footfall: bad configuration:\n{exc}", file=sys.stderr)
@@ -147,4 +162,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +32,8 @@ from footfall.settings import Settings
 DEMO_KEY = "pk_demo"
 
 
-def write_sites(path: Path, origin: str) -> None:
+def write_sites(path: Path, origin: str) -> str:
+    """The demo site, with a secret made for this run; returns the secret."""
     secret = secrets.token_urlsafe(24)
     path.write_text(f'''[[site]]
 id = "demo"
@@ -40,6 +43,7 @@ origins = ["{origin}"]
 default_event_name = "event.page"
 event_names = [["^/$", "event.home.view"], ["^/watch/", "event.video.watch"], ["^/news/", "event.news"]]
 ''')
+    return secret
 
 
 class DemoPage(SimpleHTTPRequestHandler):
@@ -84,7 +88,14 @@ def run_demo(port: int, directory: str) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     page_url = f"http://127.0.0.1:{port}"
     collector_url = f"http://127.0.0.1:{port + 1}"
-    write_sites(folder / "sites.toml", page_url)
+    try:  # both ports first: nothing is started on a busy one
+        with socket.create_server(("127.0.0.1", port + 1)):
+            pass
+        server = ThreadingHTTPServer(("127.0.0.1", port), DemoPage)
+    except OSError as exc:
+        print(f"footfall demo: port {port} or {port + 1} is in use ({exc.strerror}); pass --port", file=sys.stderr)
+        return 2
+    secret = write_sites(folder / "sites.toml", page_url)
     redis = RedisServer(folder / "redis").start()
     env = {**os.environ, "FOOTFALL_REDIS_URL": redis.url, "FOOTFALL_SITES": str(folder / "sites.toml"),
            "FOOTFALL_STORE_URL": f"sqlite:///{folder / 'footfall.db'}", "FOOTFALL_DRAINER_ID": "demo"}
@@ -96,15 +107,13 @@ def run_demo(port: int, directory: str) -> int:
     ]
     template = static.read("demo.html").decode()
     page = template.replace("{{COLLECTOR}}", collector_url).replace("{{KEY}}", DEMO_KEY).encode()
-    server = ThreadingHTTPServer(("127.0.0.1", port), partial(DemoPage, page=page, settings=settings))
+    server.RequestHandlerClass = partial(DemoPage, page=page, settings=settings)  # type: ignore[assignment]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         _wait_http(f"{collector_url}/readyz", children[0])
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        print(f"Footfall demo page: {page_url}/", flush=True)
-        print(f"collector: {collector_url}  (metrics: {collector_url}/metrics)", flush=True)
-        print(f"store: {folder / 'footfall.db'}  — Ctrl-C to stop", flush=True)
+        print(banner(page_url, collector_url, env, secret), flush=True)
         while not stop.wait(0.5):
             if any(c.poll() is not None for c in children):
                 print("a demo process exited; stopping", file=sys.stderr)
@@ -114,6 +123,7 @@ def run_demo(port: int, directory: str) -> int:
         return 0
     finally:
         server.shutdown()
+        server.server_close()
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -123,3 +133,19 @@ def run_demo(port: int, directory: str) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         redis.stop()
+
+
+def banner(page_url: str, collector_url: str, env: dict[str, str], secret: str) -> str:
+    """Everything a newcomer needs to point a browser, the CLI and a server at the demo."""
+    exports = " ".join(f"{name}={shlex.quote(env[name])}" for name in
+                       ("FOOTFALL_REDIS_URL", "FOOTFALL_STORE_URL", "FOOTFALL_SITES"))
+    return "\n".join([
+        f"Footfall demo page: {page_url}/",
+        f"collector:          {collector_url}  (API docs: {collector_url}/docs, metrics: {collector_url}/metrics)",
+        f"redis:              {env['FOOTFALL_REDIS_URL']}",
+        f"store:              {env['FOOTFALL_STORE_URL']}",
+        f"site:               demo  key {DEMO_KEY}  secret {secret}",
+        "to point the footfall command at this demo (then `footfall status`), paste:",
+        f"  export {exports}",
+        "Ctrl-C to stop",
+    ])

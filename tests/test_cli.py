@@ -51,6 +51,13 @@ def test_demo_runs_redis_collector_drainer_and_a_page_that_fires_the_tracker(tmp
                        what="the demo page's page view and custom event to be stored")
             assert "website_logs: waiting 0" in tab.inner_text("#status")
             browser.close()
+        # The banner's export line points the CLI at this demo, not at some other Redis.
+        [exports] = [line for line in (tmp_path / "demo.log").read_text().splitlines()
+                     if line.startswith("  export ")]
+        pasted = subprocess.run(["bash", "-c", f"{exports.strip()} && {' '.join(FOOTFALL)} status --json"],
+                                env=clean_env(), capture_output=True, text=True, timeout=30)
+        status = orjson.loads(pasted.stdout)
+        assert "demo" in status["drainers"] and status["store"]["documents"]["website_logs"] >= 3
     finally:
         demo.send_signal(signal.SIGTERM)
         code = demo.wait(30)
@@ -82,3 +89,15 @@ def test_bad_configuration_is_named(tmp_path: Path) -> None:
     result = subprocess.run([*FOOTFALL, "collector"], env=clean_env(FOOTFALL_SITES=str(bad)),
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "secret" in result.stderr and "short" not in result.stderr
+
+
+def test_demo_on_a_busy_port_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run([*FOOTFALL, "demo", "--port", str(port), "--dir", str(tmp_path / "demo")],
+                                env=clean_env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"port {port}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "demo" / "redis").exists()  # no Redis, collector or drainer left behind

@@ -44,7 +44,9 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test    #" in readme
-    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
+    # ...in an environment built from nothing each time: the project's own venv is removed first.
+    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == [
+        "rm -rf .venv", "make test"]
 
 
 # --- deploy/: nginx, systemd, and the compose topology run as plain processes ---------------------------
