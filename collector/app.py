@@ -164,7 +164,10 @@ class Collector:
         if not doc.get("path"):
             if not doc.get("url"):
                 raise Invalid("path", "is required (or a url to take it from)")
-            doc["path"] = urlsplit(doc["url"]).path or "/"
+            try:
+                doc["path"] = urlsplit(doc["url"]).path or "/"
+            except ValueError:  # http://[abc/ : an unclosed IPv6 host
+                raise Invalid("url", "not a valid URL") from None
         doc["site"] = site.id
         doc["source"] = source
         if not doc.get("event_name"):

@@ -67,7 +67,10 @@ def parse_datetime(value: Any, name: str = "timestamp") -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     elif parsed.utcoffset():
-        parsed = parsed.astimezone(UTC)
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+00:01 is before the first representable UTC time
+            raise Invalid(name, "date-time out of range (1970–2100)") from None
     if not EARLIEST <= parsed < LATEST:
         raise Invalid(name, "date-time out of range (1970–2100)")
     if parsed.microsecond % 1000:

@@ -18,12 +18,18 @@ _BSON_TYPES: dict[str, list[str]] = {
 }
 
 
-def _constraints(spec: Field) -> dict[str, Any]:
+# Whole-string anchors: MongoDB's PCRE takes `$` as "at the end or before a final newline", so it gets `\z`;
+# JSON Schema's ECMA-262 `$` (without the m flag) is the end of the input.
+PCRE = ("^", "\\z")
+ECMA = ("^", "$")
+
+
+def _constraints(spec: Field, anchors: tuple[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if spec.max_length is not None:
         out["maxLength"] = spec.max_length
     if spec.pattern is not None:
-        out["pattern"] = spec.pattern
+        out["pattern"] = f"{anchors[0]}(?:{spec.pattern}){anchors[1]}"
     if spec.enum is not None:
         out["enum"] = list(spec.enum)
     if spec.minimum is not None:
@@ -40,7 +46,7 @@ def mongo_validator(stream: Stream) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for name, spec in stream.fields.items():
         types = _BSON_TYPES[spec.type] if spec.required else [*_BSON_TYPES[spec.type], "null"]
-        prop: dict[str, Any] = {"bsonType": types if len(types) > 1 else types[0], **_constraints(spec)}
+        prop: dict[str, Any] = {"bsonType": types if len(types) > 1 else types[0], **_constraints(spec, PCRE)}
         if spec.enum is not None and not spec.required:
             prop["enum"] = [*spec.enum, None]
         properties[name] = prop
@@ -87,7 +93,7 @@ def incoming_json_schema(source: Source) -> dict[str, Any]:
         props: dict[str, Any] = {}
         for name, spec in {**stream.fields, "event_id": EVENT_ID}.items():
             if source in spec.sent_by:
-                props[name] = {**_JSON_TYPES[spec.type], **_constraints(spec)}
+                props[name] = {**_JSON_TYPES[spec.type], **_constraints(spec, ECMA)}
         required = [n for n, f in stream.fields.items() if f.required and not f.filled_in and source in f.sent_by]
         variants.append(
             {"type": "object", "properties": props, "required": required, "additionalProperties": False}

@@ -26,7 +26,9 @@ BROWSER: frozenset[str] = frozenset({"browser"})
 SERVER: frozenset[str] = frozenset({"server"})
 COLLECTOR: frozenset[str] = frozenset()
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+# Patterns match whole strings (never a prefix, never "up to a trailing newline"): written without anchors,
+# and anchored for each engine by the code generated from them.
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 DEVICE_TYPES = ("Mobile", "Tablet", "PC", "Bot", "Unknown")
 INT64 = 2**63 - 1
@@ -88,7 +90,7 @@ def _common() -> dict[str, Field]:
         "latitude": Field("number", COLLECTOR, minimum=-90, maximum=90),
         "longitude": Field("number", COLLECTOR, minimum=-180, maximum=180),
         "timezone": Field("string", COLLECTOR, max_length=64),
-        "screen": Field("string", BROWSER, max_length=32, pattern=r"^\d{1,5}x\d{1,5}$"),
+        "screen": Field("string", BROWSER, max_length=32, pattern=r"\d{1,5}x\d{1,5}"),
         "language": Field("string", BROWSER, max_length=35),
         "tz_offset": Field("integer", BROWSER, minimum=-900, maximum=900, doc="minutes east of UTC"),
         "props": Field("object", doc="free-form properties (custom events, later edX context)"),

@@ -52,7 +52,7 @@ def _checks(name: str, spec: Field, constants: dict[str, Any]) -> list[str]:
         constants[f"enum_{name}"] = frozenset(spec.enum)
         lines.append(f"if v not in enum_{name}: {fail('must be one of ' + ', '.join(spec.enum))}")
     if spec.pattern is not None:
-        constants[f"pattern_{name}"] = re.compile(spec.pattern).match
+        constants[f"pattern_{name}"] = re.compile(spec.pattern).fullmatch
         lines.append(f"if not pattern_{name}(v): {fail('has the wrong format')}")
     if spec.type == "number":
         lines.append(f"if not isfinite(v): {fail('number must be finite')}")
@@ -94,8 +94,23 @@ def _unknown(doc: dict[str, Any], names: frozenset[str]) -> None:
     raise Invalid(str(key)[:64], "unknown field")
 
 
+def _refuser(stream: Stream, source: str) -> Validator | None:
+    """A stream that needs a field this source may not send can never be stored from it: refuse its events
+    at the door (a 400 naming the field), rather than accept them and dead-letter every one."""
+    needed = [n for n, f in stream.fields.items() if f.required and not f.filled_in and f.sent_by
+              and source not in f.sent_by]
+    if not needed:
+        return None
+
+    def refuse(doc: dict[str, Any]) -> dict[str, Any]:
+        raise Invalid("type", f"{doc.get('type')} events need {needed[0]}, which only a "
+                              f"{' or '.join(sorted(stream.fields[needed[0]].sent_by))} sends")
+
+    return refuse
+
+
 _INCOMING: dict[tuple[str, str], Validator] = {
-    (s.name, source): _incoming_validator(s, source) for s in STREAMS.values() for source in BOTH
+    (s.name, source): _refuser(s, source) or _incoming_validator(s, source) for s in STREAMS.values() for source in BOTH
 }
 
 
@@ -142,7 +157,7 @@ class _Rest:
     """The checks of a stored document that msgspec's types leave over."""
 
     def __init__(self, stream: Stream) -> None:
-        self.patterns = [(n, re.compile(f.pattern).match) for n, f in stream.fields.items() if f.pattern]
+        self.patterns = [(n, re.compile(f.pattern).fullmatch) for n, f in stream.fields.items() if f.pattern]
         self.times = stream.datetime_fields
         self.free = stream.free_fields
 
