@@ -2,8 +2,8 @@
 
 An event is always in exactly one Redis list (the stream's queue or one drainer's processing list)
 until the store has it; moves between the two are atomic (BLMOVE, or a Lua script for many at once).
-A processing list holds the batches its drainer is writing, oldest on the right; acking a batch trims
-exactly its count from the right.
+A processing list holds the batches its drainer is writing, oldest on the right; acking a batch removes
+exactly its events (by identity, never a count: the list may have been re-queued under a paused drainer).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from redis import Redis
 
 from footfall import keys
-from footfall.queue import MAX_TAKE, REQUEUE, TAKE
+from footfall.queue import ACK, MAX_TAKE, REQUEUE, TAKE
 
 
 class StreamQueue:
@@ -24,6 +24,7 @@ class StreamQueue:
         self.processing = keys.processing(stream, drainer_id)
         self._take = redis.register_script(TAKE)
         self._requeue = redis.register_script(REQUEUE)
+        self._ack = redis.register_script(ACK)
 
     def wait_one(self, timeout_s: float) -> bytes | None:
         """Block until an event arrives (moving it into the processing list) or the timeout passes."""
@@ -43,9 +44,10 @@ class StreamQueue:
         """The processing list, oldest first: what a previous run of this drainer left unacked."""
         return list(reversed(self.redis.lrange(self.processing, 0, -1)))
 
-    def ack(self, n: int) -> None:
-        """The oldest n events in flight are stored."""
-        self.redis.ltrim(self.processing, 0, -(n + 1))
+    def ack(self, batch: list[bytes]) -> int:
+        """These events (oldest first) are stored: remove them, and nothing else, from the processing list;
+        returns how many were still there."""
+        return int(self._ack(keys=[self.processing], args=batch)) if batch else 0
 
     def requeue_orphan(self, drainer_id: str) -> int:
         """Give a dead drainer's batch back to the queue, to be taken next."""

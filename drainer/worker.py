@@ -149,7 +149,7 @@ class StreamWorker:
             self.retry(lambda: self.store.dead_letter(letters))
             log.warning("dead-lettered %d events: %s", len(letters), letters[0].reason,
                         extra={"stream": self.stream.name})
-        self.retry(lambda: self.queue.ack(len(batch)))
+        self.retry(lambda: self.queue.ack(batch))
         self.count(result, len(letters), time.perf_counter() - started)
         log.debug("wrote batch", extra={"stream": self.stream.name, "events": len(batch),
                                         "ms": round((time.perf_counter() - started) * 1000, 2)})

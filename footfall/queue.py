@@ -72,6 +72,28 @@ return n
 """
 
 
+# Ack a stored batch by identity, never by count: remove exactly these events from the processing list. In the
+# usual case they are its oldest (rightmost) items, in order, and one LTRIM removes them. Otherwise (another
+# drainer re-queued this list while its owner was paused, and the owner has taken newer events since) each
+# is removed where it still is, and what is not there is left alone: the list's other events are not stored.
+# ARGV: the batch, oldest first. Returns how many events were removed.
+ACK = """
+local n = #ARGV
+local tail = redis.call('LRANGE', KEYS[1], -n, -1)
+local in_order = #tail == n
+for i = 1, #tail do
+  if tail[i] ~= ARGV[n - i + 1] then in_order = false; break end
+end
+if in_order then
+  redis.call('LTRIM', KEYS[1], 0, -(n + 1))
+  return n
+end
+local removed = 0
+for i = 1, n do removed = removed + redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+return removed
+"""
+
+
 def oldest_age(raw: bytes | None, now: float) -> float:
     """Seconds since the oldest waiting event (the list's `OLDEST` item) was received; 0 when empty."""
     if not raw:

@@ -221,7 +221,24 @@ def test_batches_in_flight_are_acked_oldest_first_and_requeued_in_order(redis: R
     assert queue.take(4) == [b"0", b"1", b"2", b"3"]
     assert queue.take(3) == [b"4", b"5", b"6"]
     assert queue.in_flight() == [b"0", b"1", b"2", b"3", b"4", b"5", b"6"]
-    queue.ack(4)
+    queue.ack([b"0", b"1", b"2", b"3"])
     assert queue.in_flight() == [b"4", b"5", b"6"]
     assert queue.requeue_orphan("d") == 3
     assert queue.take(10) == [b"4", b"5", b"6", b"7", b"8", b"9"]
+
+
+def test_a_drainer_that_lost_its_list_while_paused_acks_nothing_it_did_not_store(redis: Redis) -> None:
+    """A takes e1–e5 and stalls; B re-queues A's list, stores and acks e1–e5; A resumes, takes e6–e8, then
+    acks its first batch: e6–e8 must stay in A's list (unstored), ready for whoever re-drives it."""
+    from footfall.drainer.queue import StreamQueue
+
+    push(redis, [f"e{i}".encode() for i in range(1, 9)])
+    a, b = StreamQueue(redis, "website_logs", "A"), StreamQueue(redis, "website_logs", "B")
+    first = a.take(5)
+    assert b.requeue_orphan("A") == 5  # A's heartbeat expired while it was paused
+    assert b.take(5) == first
+    b.ack(first)
+    assert a.take(3) == [b"e6", b"e7", b"e8"]
+    assert a.ack(first) == 0  # none of them is A's to ack any more
+    assert a.in_flight() == [b"e6", b"e7", b"e8"]
+    assert a.requeue_orphan("A") == 3 and b.take(10) == [b"e6", b"e7", b"e8"]  # A then dies: nothing lost

@@ -95,6 +95,25 @@ def test_several_drainers_on_the_same_streams_store_each_event_once(
     assert int(redis.hget(keys.STATS, "duplicates:website_logs") or 0) == 0
 
 
+def test_a_drainer_paused_past_its_lease_then_killed_loses_nothing(
+        settings: Settings, collector_url: str, start_drainer: Callable[..., Process], store: Store,
+        redis: Redis) -> None:
+    """Four drainers; one is stopped (SIGSTOP: a GC or swap pause, a frozen VM) for longer than three
+    heartbeats, so the others re-queue its list; it resumes, finishes and acks what it held, takes more,
+    and is killed. Its acks must not have removed events it had not stored."""
+    drainers = [start_drainer(f"d{i}", batch_size=200) for i in range(4)]
+    with Sender(collector_url, 60_000, batch=100, pause_s=0.01) as sender:  # events keep coming throughout
+        for drainer, resumed_for in zip(drainers[:3], (0.02, 0.05, 0.1), strict=True):
+            time.sleep(0.5)
+            drainer.signal(signal.SIGSTOP)
+            time.sleep(settings.heartbeat_ttl_s + 1.0)  # its lease is gone: the others re-queue its list
+            drainer.signal(signal.SIGCONT)
+            time.sleep(resumed_for)  # it acks the batch it held, and takes the next
+            drainer.signal(signal.SIGKILL)
+    all_stored_once(store, sender.accepted)
+    assert sum(redis.llen(k) for k in redis.scan_iter(match=keys.processing("website_logs", "*"))) == 0
+
+
 def test_the_store_locked_for_30_s_while_events_arrive_loses_and_dead_letters_nothing(
         settings: Settings, collector_url: str, start_drainer: Callable[..., Process], store: Store,
         redis: Redis) -> None:
