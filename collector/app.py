@@ -172,6 +172,7 @@ class Collector:
         doc["source"] = source
         if not doc.get("event_name"):
             doc["event_name"] = site.event_name(doc["path"])
+        site.scrubber.event(doc)  # every source: what a client forgot to scrub is never queued
         doc.setdefault("timestamp", now)
         doc["received_at"] = now
         if source == "browser":

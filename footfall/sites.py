@@ -9,6 +9,12 @@ The sites file (FOOTFALL_SITES) is TOML:
     origins = ["https://tutorials.example.org"]   # "*" allows any origin
     default_event_name = "event.page"             # for paths no pattern matches
     event_names = [["^/$", "event.home.view"], ["^/watch/", "event.video.watch"]]
+    scrub_words = ["sessionkey"]   # more names never stored (query parameters, form and free-form keys)
+    secret_paths = ["^/invite/(?P<code>[^/]+)/"]   # path segments never stored: each group becomes :secret:
+
+Patterns are RE2 (linear time: a path can never stall the collector), searched anywhere in the path
+unless anchored; one RE2 cannot compile (a backreference, a lookaround) is refused when the file loads.
+Django's password-reset URL is always a secret path.
 
     [[site.course]]                # what "course completion" is out of, for the progress API
     foss = "BASH"
@@ -19,13 +25,14 @@ The sites file (FOOTFALL_SITES) is TOML:
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from footfall.scrub import DJANGO_PASSWORD_RESET, Pattern, Scrubber
 
 
 class SitesError(ValueError):
@@ -48,9 +55,10 @@ class Site:
     public_key: str
     secret: str = field(repr=False)
     origins: frozenset[str]
-    event_names: tuple[tuple[re.Pattern[str], str], ...] = ()
+    event_names: tuple[tuple[Pattern, str], ...] = ()
     default_event_name: str = "event.page"
     courses: dict[tuple[str, str], Course] = field(default_factory=dict, compare=False)
+    scrubber: Scrubber = field(default_factory=Scrubber, compare=False)
     event_name: Callable[[str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +111,26 @@ class Sites:
         return cls([_site(entry, f"{path} [[site]] #{i + 1}") for i, entry in enumerate(data.get("site", []))])
 
 
+def compile_pattern(pattern: str, where: str) -> Pattern:
+    """An operator's pattern as RE2: matching takes time linear in the path, whatever the pattern."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the error is ours to report, once, naming the file
+    try:
+        return re2.compile(pattern, options=options)  # type: ignore[no-any-return]
+    except re2.error as exc:
+        message = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise SitesError(f"{where}: pattern {pattern!r} is not RE2 (linear-time) syntax: {message}") from None
+
+
+def _strings(entry: dict[str, Any], name: str, where: str) -> list[str]:
+    value = entry.get(name, [])
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise SitesError(f"{where}: '{name}' must be a list of strings")
+    return value
+
+
 def _site(entry: dict[str, Any], where: str) -> Site:
     for name in ("id", "public_key", "secret"):
         if not isinstance(entry.get(name), str) or not entry[name]:
@@ -113,10 +141,9 @@ def _site(entry: dict[str, Any], where: str) -> Site:
     for pair in entry.get("event_names", []):
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
             raise SitesError(f"{where}: each of 'event_names' is [pattern, name]")
-        try:
-            names.append((re.compile(pair[0]), pair[1]))
-        except re.error as exc:
-            raise SitesError(f"{where}: bad pattern {pair[0]!r}: {exc}") from None
+        names.append((compile_pattern(pair[0], where), pair[1]))
+    secret_paths = [compile_pattern(p, where) for p in [DJANGO_PASSWORD_RESET, *_strings(entry, "secret_paths", where)]]
+    scrubber = Scrubber(tuple(w.lower() for w in _strings(entry, "scrub_words", where)), tuple(secret_paths))
     courses = {}
     for i, course in enumerate(entry.get("course", [])):
         tutorials, count = course.get("tutorials", []), course.get("count", 0)
@@ -132,4 +159,5 @@ def _site(entry: dict[str, Any], where: str) -> Site:
         event_names=tuple(names),
         default_event_name=entry.get("default_event_name", "event.page"),
         courses=courses,
+        scrubber=scrubber,
     )

@@ -12,10 +12,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from footfall.addresses import Network
+from footfall.scrub import DJANGO_PASSWORD_RESET, Scrubber
 
 DEFAULT_EXCLUDE = (r"^/static/", r"^/media/", r"^/favicon\.ico$", r"^/robots\.txt$", r"^/healthz")
-# A POST field (or query parameter) whose name holds one of these is never sent.
-SECRET_WORDS = ("password", "passwd", "secret", "token", "csrf", "card", "cvv", "otp")
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class Config:
     event_names: tuple[tuple[re.Pattern[str], str], ...] = ()
     exclude: tuple[re.Pattern[str], ...] = ()
     send_post_fields: bool = False
-    scrub: tuple[str, ...] = SECRET_WORDS
+    scrubber: Scrubber = field(default_factory=Scrubber)  # footfall.scrub: what is never sent
     trusted_proxies: tuple[Network, ...] = ()
     batch_size: int = 100
     flush_interval_s: float = 1.0
@@ -47,10 +46,6 @@ class Config:
     def excluded(self, path: str) -> bool:
         return any(p.search(path) for p in self.exclude)
 
-    def is_secret(self, name: str) -> bool:
-        lowered = name.lower()
-        return any(word in lowered for word in self.scrub)
-
 
 def _require(options: dict[str, Any], name: str) -> Any:
     if not options.get(name):
@@ -64,6 +59,7 @@ def get_config() -> Config:
     if not isinstance(options, dict):
         raise ImproperlyConfigured("FOOTFALL must be a dict")
     known = {"COLLECTOR_URL", "SECRET", "PUBLIC_KEY", "EVENT_NAMES", "EXCLUDE", "SEND_POST_FIELDS", "SCRUB",
+             "SECRET_PATHS",
              "TRUSTED_PROXIES", "BATCH_SIZE", "FLUSH_INTERVAL", "MAX_QUEUE", "TIMEOUT", "EXIT_TIMEOUT",
              "TOKEN_TTL", "COOKIE", "COOKIE_MAX_AGE", "ENABLED"}
     unknown = set(options) - known
@@ -77,7 +73,8 @@ def get_config() -> Config:
             event_names=tuple((re.compile(p), n) for p, n in options.get("EVENT_NAMES", ())),
             exclude=tuple(re.compile(p) for p in options.get("EXCLUDE", DEFAULT_EXCLUDE)),
             send_post_fields=bool(options.get("SEND_POST_FIELDS", False)),
-            scrub=SECRET_WORDS + tuple(w.lower() for w in options.get("SCRUB", ())),
+            scrubber=Scrubber(tuple(w.lower() for w in options.get("SCRUB", ())),
+                              tuple(re.compile(p) for p in (DJANGO_PASSWORD_RESET, *options.get("SECRET_PATHS", ())))),
             trusted_proxies=tuple(ipaddress.ip_network(n, strict=False) for n in options.get("TRUSTED_PROXIES", ())),
             batch_size=int(options.get("BATCH_SIZE", 100)),
             flush_interval_s=float(options.get("FLUSH_INTERVAL", 1.0)),

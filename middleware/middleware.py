@@ -13,7 +13,6 @@ import math
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
@@ -102,19 +101,18 @@ class FootfallMiddleware:
             "event_id": uuid7(),
             "type": "request",
             "timestamp": format_datetime(started),
-            "path": path[:4096],
+            "path": config.scrubber.path(path)[:4096],
             "method": request.method if request.method in METHODS else None,
             "status_code": response.status_code,
             "duration_ms": round(seconds * 1000, 3),
             "ip": client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), config.trusted_proxies),
             "user_agent": meta.get("HTTP_USER_AGENT", "")[:1024] or None,
-            "referrer": meta.get("HTTP_REFERER", "")[:4096] or None,
+            "referrer": config.scrubber.url(meta.get("HTTP_REFERER", ""))[:4096] or None,
             "first_time_visit": first_visit,
         }
         query = meta.get("QUERY_STRING")
         if query:
-            pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not config.is_secret(k)]
-            event["url"] = f"{path}?{urlencode(pairs)}"[:4096] if pairs else path[:4096]
+            event["url"] = config.scrubber.url(f"{path}?{query}").rstrip("?")[:4096]
         name = config.event_name(path)
         if name:
             event["event_name"] = name
@@ -129,12 +127,11 @@ class FootfallMiddleware:
         if match is not None:
             event["view_name"] = (match.view_name or "")[:256] or None
             event["view_args"] = jsonable(list(match.args))
-            event["view_kwargs"] = jsonable(dict(match.kwargs))
+            event["view_kwargs"] = config.scrubber.tree(jsonable(dict(match.kwargs)))
         if config.send_post_fields and request.method == "POST" and request.content_type in (
                 "application/x-www-form-urlencoded", "multipart/form-data"):
-            event["post_data"] = {
+            event["post_data"] = config.scrubber.tree({
                 safe_key(key): jsonable(values[0] if len(values) == 1 else values)
                 for key, values in list(request.POST.lists())[:100]
-                if not config.is_secret(key)
-            }
+            })
         return event

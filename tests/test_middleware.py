@@ -103,6 +103,21 @@ def test_password_and_other_secret_fields_never_reach_the_collector(drained: Sto
         assert secret not in stored
 
 
+def test_secrets_in_the_url_referrer_path_and_view_kwargs_never_reach_the_collector(drained: Store) -> None:
+    referrer = "http://site.test/login/?next=/&token=REFTOKEN&password=REFPASS"
+    response = Client().get("/accounts/reset/MQ/5tz-c0ffee1234/?next=/home/&api_key=URLKEY&pwd=URLPWD",
+                            HTTP_REFERER=referrer)
+    assert response.status_code == 200
+    flush()
+    [doc] = requests_logged(drained, 1)
+    assert doc["path"] == "/accounts/reset/:secret:/:secret:/"
+    assert doc["url"] == "/accounts/reset/:secret:/:secret:/?next=%2Fhome%2F"
+    assert doc["referrer"] == "http://site.test/login/?next=%2F"
+    assert doc["view_kwargs"] == {"uidb64": "MQ"}  # the token is a secret by its name
+    for secret in ("5tz-c0ffee1234", "URLKEY", "URLPWD", "REFTOKEN", "REFPASS"):
+        assert secret not in str(doc)
+
+
 def test_a_view_that_raises_still_logs_a_500(drained: Store) -> None:
     response = Client(raise_request_exception=False).get("/boom/")
     assert response.status_code == 500

@@ -29,3 +29,7 @@ def login_as(request: HttpRequest, username: str) -> HttpResponse:
     user, _ = get_user_model().objects.get_or_create(username=username)
     login(request, user)
     return HttpResponse(f"hello {username}")
+
+
+def password_reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    return HttpResponse("choose a new password")
