@@ -34,4 +34,5 @@ def forget(store: Store, user_id: str, site: str | None = None) -> dict[str, int
     counts = store.forget(user_id, site)
     for part in PARTS:
         counts.update(part.forget(store, user_id, site))
+    store.purge()
     return counts

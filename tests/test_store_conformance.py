@@ -395,3 +395,41 @@ def test_prune_and_forget(store: Store) -> None:
     assert deleted["website_logs"] == 1 and deleted["tutorial_progress"] == 1
     assert [d["user_id"] for d in store.find("website_logs")] == ["7"]
     assert parts.forget(store, "42", site="elsewhere")["website_logs"] == 0
+
+
+def test_forget_erases_a_users_dead_letters_too(store: Store) -> None:
+    from footfall.codec import encode
+
+    mine = encode(log_doc(0, user_id="42", site="test", path=7)).decode()  # refused: a path must be text
+    theirs = encode(log_doc(1, user_id="420", site="test", path=7)).decode()
+    elsewhere = encode(log_doc(2, user_id="42", site="other", path=7)).decode()
+    store.dead_letter([DeadLetter(f"l{i}", "website_logs", "document failed validation", raw, datetime.now(UTC))
+                       for i, raw in enumerate([mine, theirs, elsewhere, "{not json"])])
+    assert parts.forget(store, "42", site="test")["dead_letters"] == 1
+    assert sorted(d["_id"] for d in store.find("dead_letters")) == ["l1", "l2", "l3"]
+    assert parts.forget(store, "42")["dead_letters"] == 1
+    assert sorted(d["_id"] for d in store.find("dead_letters")) == ["l1", "l3"]
+
+
+def test_sqlite_erasure_leaves_no_byte_of_the_user_in_the_file_or_its_log(tmp_path: Path) -> None:
+    from footfall.codec import encode
+    from footfall.stores.sqlite import SQLiteStore
+
+    user = "erase-me-0123456789"
+    path = tmp_path / "erasure.db"
+    store = SQLiteStore(str(path))
+    parts.init(store)
+    store.insert("website_logs", [log_doc(i, user_id=user if i % 2 else "7") for i in range(200)])
+    fold(store, watch_minutes([0, 1], user=user))
+    bad = encode(log_doc(999, user_id=user, path=7)).decode()
+    store.dead_letter([DeadLetter("l0", "website_logs", "document failed validation", bad, datetime.now(UTC))])
+    store.checkpointer.close()  # the test decides when the log is copied: before erasure, part of it
+    store.checkpointer = None
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    assert user.encode() in path.read_bytes()
+    parts.forget(store, user)
+    assert store.count("website_logs") == 100
+    wal = Path(f"{path}-wal")
+    for image in (path.read_bytes(), wal.read_bytes() if wal.exists() else b""):
+        assert user.encode() not in image
+    store.close()

@@ -12,6 +12,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from footfall.codec import Invalid, loads, with_datetimes
 from footfall.schemas import BY_COLLECTION
 
@@ -75,7 +77,12 @@ class Store(Protocol):
         """Delete raw events received before `before` (dead letters: failed before); counts per collection."""
 
     def forget(self, user_id: str, site: str | None = None) -> dict[str, int]:
-        """Erase one user's raw events (right to erasure; `footfall.parts.forget` erases derived data too)."""
+        """Erase one user's raw events, dead letters included (right to erasure; `footfall.parts.forget`
+        erases derived data too, then `purge`s)."""
+
+    def purge(self) -> None:
+        """Leave no copy of deleted documents behind (SQLite: zeroed pages, and its log copied in and
+        truncated); called after an erasure."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
@@ -120,6 +127,12 @@ def decode_all(collection: str, batch: Batch, result: WriteResult, only: Sequenc
         except Invalid as exc:
             result.invalid.append((i, f"undecodable: {exc}"))
     return docs
+
+
+def raw_fragment(name: str, value: str) -> str:
+    """How a field looks inside a queued event's JSON (no spaces, as `codec.encode` writes it): a dead letter
+    keeps the event as text, and this is how erasure finds a user's in it."""
+    return f'"{name}":' + orjson.dumps(value).decode()
 
 
 def check_scalars(equals: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ that says the server is unreachable, not primary or shutting down keeps the batc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,15 @@ from pymongo.write_concern import WriteConcern
 
 from footfall.generated_schemas import DEAD_LETTER_VALIDATOR, mongo_validator
 from footfall.schemas import DEAD_LETTERS, RAW_AGE, STREAMS
-from footfall.stores import Batch, DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
+from footfall.stores import (
+    Batch,
+    DeadLetter,
+    StoreUnavailable,
+    WriteResult,
+    check_scalars,
+    decode_all,
+    raw_fragment,
+)
 
 RETENTION_INDEX = "retention"
 NAMESPACE_EXISTS = 48
@@ -158,8 +167,15 @@ class MongoStore:
         query: dict[str, Any] = {"user_id": {"$eq": user_id}}
         if site is not None:
             query["site"] = {"$eq": site}
+        fragments = [raw_fragment("user_id", user_id)] + ([raw_fragment("site", site)] if site is not None else [])
+        letters = {"$and": [{"raw": {"$regex": re.escape(f)}} for f in fragments]}
         with unavailable():
-            return {name: self.db[name].delete_many(query).deleted_count for name in RAW_AGE if name != DEAD_LETTERS}
+            counts = {name: self.db[name].delete_many(query).deleted_count for name in RAW_AGE if name != DEAD_LETTERS}
+            counts[DEAD_LETTERS] = self.db[DEAD_LETTERS].delete_many(letters).deleted_count
+            return counts
+
+    def purge(self) -> None:
+        """WiredTiger reuses freed space; nothing is left for Footfall to do."""
 
     def ping(self) -> None:
         with unavailable():

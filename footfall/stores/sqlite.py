@@ -10,6 +10,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,15 @@ import orjson
 
 from footfall.codec import Invalid, encode, format_datetime, parse_datetime
 from footfall.schemas import COLLECTIONS, DEAD_LETTERS, RAW_AGE, STREAMS
-from footfall.stores import Batch, DeadLetter, StoreUnavailable, WriteResult, check_scalars, decode_all
+from footfall.stores import (
+    Batch,
+    DeadLetter,
+    StoreUnavailable,
+    WriteResult,
+    check_scalars,
+    decode_all,
+    raw_fragment,
+)
 from footfall.validation import is_canonical_document, validate_document
 
 T = TypeVar("T")
@@ -83,6 +92,7 @@ class SQLiteStore:
                                       check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")  # a batch is committed before Redis lets it go
+            self.db.execute("PRAGMA secure_delete=ON")  # erased documents are zeroed, not left in free pages
             self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: random event ids touch the whole key index
             self.db.execute("PRAGMA wal_autocheckpoint=20000")  # the backstop (80 MiB): see Checkpointer
         except sqlite3.Error as exc:
@@ -227,9 +237,23 @@ class SQLiteStore:
                 if site is not None:
                     where, args = f"{where} AND {_json_path('site')} = ?", [user_id, site]
                 counts[name] = self.db.execute(f'DELETE FROM "{name}" WHERE {where}', args).rowcount
+            fragments = [raw_fragment("user_id", user_id)] + ([raw_fragment("site", site)] if site is not None else [])
+            where = " AND ".join(f"instr({_json_path('raw')}, ?) > 0" for _ in fragments)
+            counts[DEAD_LETTERS] = self.db.execute(f'DELETE FROM "{DEAD_LETTERS}" WHERE {where}', fragments).rowcount
             return counts
 
         return self.transaction(work)
+
+    def purge(self, attempts: int = 50) -> None:
+        """Copy the log into the database file (whose freed pages secure_delete zeroed) and truncate it. A
+        reader in the middle of a transaction can hold the log back: try again for a while, then say so."""
+        for _ in range(attempts):
+            busy, _, _ = self.query("PRAGMA wal_checkpoint(TRUNCATE)")[0]
+            if not busy:
+                return
+            time.sleep(0.1)
+        raise StoreUnavailable(f"sqlite {self.path}: readers kept the log busy; erased data may remain in the "
+                               "-wal file until the next checkpoint")
 
     def ping(self) -> None:
         self.query("SELECT 1")
