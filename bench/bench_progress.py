@@ -22,7 +22,8 @@ from pipeline import KEY, SECRET, Pipeline, machine
 
 from footfall import tokens
 from footfall.codec import format_datetime
-from footfall.progress import folds
+from footfall import parts
+from footfall.progress import folds, progress_in
 from footfall.stores.sqlite import SQLiteStore
 
 
@@ -30,11 +31,11 @@ def events(n: int, learners: int, rng: random.Random) -> list[dict[str, object]]
     at = datetime(2026, 5, 4, tzinfo=UTC)
     out = []
     for i in range(n):
-        minute = rng.randrange(10)
+        segment = rng.randrange(120)  # a 10-minute video: 120 segments of 5 s
         out.append({"site": "bench", "user_id": f"learner-{rng.randrange(learners)}", "foss": "BASH",
                     "language_name": "English", "tutorial": f"t{rng.randrange(20)}", "type": "video_progress",
-                    "timestamp": format_datetime(at + timedelta(seconds=i)), "position": minute * 60.0 + 1,
-                    "minute": minute, "duration": 600.0,
+                    "timestamp": format_datetime(at + timedelta(seconds=i)), "position": segment * 5.0 + 1,
+                    "minute": segment // 12, "segments": [segment], "duration": 600.0,
                     "page_view_id": str(uuid.UUID(int=rng.getrandbits(128), version=4))})
     return out
 
@@ -50,18 +51,18 @@ def main() -> None:
     try:
         print(f"machine: {machine()}")
         store = SQLiteStore(str(pipeline.store_path))
-        store.init()
+        parts.init(store)
         batch = events(args.events, 5000, rng)  # as the drainer decodes them: times stay canonical text
         started = time.perf_counter()
         for i in range(0, len(batch), 500):
-            store.fold_progress(folds(batch[i:i + 500]), threshold=0.8)
+            progress_in(store).fold(folds(batch[i:i + 500]), threshold=0.8)
         took = time.perf_counter() - started
         print(f"folds: {len(batch):,} events in {took:.2f}s = {len(batch) / took:,.0f} events/s (batches of 500)")
 
         for start in range(0, args.learners, 2500):  # the large store: every learner has two tutorials
             population = [{**e, "user_id": f"learner-{start + j // 2}", "tutorial": f"t{j % 2}"}
                           for j, e in enumerate(events(5000, 1, rng))]
-            store.fold_progress(folds(population), threshold=0.8)
+            progress_in(store).fold(folds(population), threshold=0.8)
         print(f"store: {store.count('tutorial_progress'):,} tutorial documents")
         store.close()
 

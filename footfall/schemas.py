@@ -148,7 +148,8 @@ TUTORIAL_PROGRESS = Stream(
         "video_src": Field("string", BROWSER, max_length=4096),
         "position": Field("number", BROWSER, required=True, minimum=0, maximum=1e7, doc="seconds"),
         "duration": Field("number", BROWSER, minimum=0, maximum=1e7, doc="seconds"),
-        "minute": Field("integer", BROWSER, minimum=0, maximum=200_000),
+        "minute": Field("integer", BROWSER, minimum=0, maximum=200_000, doc="the playhead's minute (informative)"),
+        "segments": Field("array", BROWSER, doc="5-second segments of media time newly played (whole numbers)"),
         "seek_from": Field("number", BROWSER, minimum=0, maximum=1e7),
     },
 )

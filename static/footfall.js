@@ -158,7 +158,7 @@
   function watch(v) {
     if (v.__footfall) return;
     v.__footfall = true;
-    var minute = -1, last = 0, from = null;
+    var last = 0, from = null, current = -1, sent = {};
     function emit(type, extra) {
       var holder = v.closest("[data-foss],[data-tutorial]") || v, d = holder.dataset;
       var f = { position: v.currentTime || 0, duration: isFinite(v.duration) ? v.duration : undefined,
@@ -167,19 +167,31 @@
       for (var k in extra) f[k] = extra[k];
       track(type, f);
     }
+    /* What was watched comes from the browser's own record of played ranges, never from the playhead:
+     * a seek adds nothing to v.played, whatever order seeking, timeupdate and seeked fire in. Each
+     * 5-second segment of media time a played range touches is reported once. */
+    function report() {
+      var fresh = [], r = v.played;
+      for (var i = 0; i < r.length; i++) {
+        for (var s = Math.floor(r.start(i) / 5), end = Math.min(Math.ceil(r.end(i) / 5), 7200); s < end; s++) {
+          if (!sent[s]) { sent[s] = 1; fresh.push(s); }
+        }
+      }
+      if (fresh.length) emit("video_progress", { segments: fresh });
+    }
     v.addEventListener("play", function () { emit("video_play"); });
-    v.addEventListener("pause", function () { if (!v.ended) emit("video_pause"); });
-    v.addEventListener("ended", function () { emit("video_ended"); send(); });
+    v.addEventListener("pause", function () { report(); if (!v.ended) emit("video_pause"); });
+    v.addEventListener("ended", function () { report(); emit("video_ended"); send(); });
     v.addEventListener("seeking", function () { if (from === null) from = last; });
     v.addEventListener("seeked", function () {
       emit("video_seek", { seek_from: from || 0 });
-      from = null; last = v.currentTime; minute = Math.floor(last / 60);
+      from = null; last = v.currentTime;
     });
     v.addEventListener("timeupdate", function () {
       if (v.seeking) return;
       last = v.currentTime;
-      var m = Math.floor(last / 60);
-      if (m !== minute) { minute = m; emit("video_progress"); }
+      var segment = Math.floor(last / 5);
+      if (segment !== current) { current = segment; report(); }
     });
   }
   function scan() { document.querySelectorAll("video").forEach(watch); }

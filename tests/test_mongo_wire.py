@@ -188,7 +188,7 @@ def test_a_progress_fold_is_one_unordered_bulk_write_of_commutative_upserts(
 
     at = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
     events = [{"site": "s", "user_id": "42", "foss": "$where", "language_name": "English", "tutorial": "a.b",
-               "type": kind, "timestamp": at, "position": 61.0, "duration": 300.0, "minute": 1,
+               "type": kind, "timestamp": at, "position": 61.0, "duration": 300.0, "segments": [12],
                "page_view_id": "11111111-1111-4111-8111-111111111111"} for kind in ("video_play", "video_progress")]
     tutorials = folds(events)
     future = go(progress_in(store).fold, tutorials, 0.8)
@@ -199,7 +199,8 @@ def test_a_progress_fold_is_one_unordered_bulk_write_of_commutative_upserts(
     assert op["u"]["$setOnInsert"] == {"site": "s", "user_id": "42", "foss": "$where", "language": "English",
                                        "tutorial": "a.b"}  # identifiers are values, never field names
     assert set(op["u"]["$max"]) == {"last", "last_watched_at", "duration"}
-    assert op["u"]["$addToSet"]["watched"]["$each"] == [{"minute": 1, "at": at.replace(tzinfo=None)}]  # BSON date
+    assert op["u"]["$min"]["segments.12"] == at.replace(tzinfo=None)  # the earliest play of each segment: a BSON date
+    assert op["u"]["$addToSet"] == {"visits": {"$each": ["11111111-1111-4111-8111-111111111111"]}}
     update.ok(n=1, nModified=0, upserted=[{"index": 0, "_id": tutorials[0].id}])
     server.receives(OpMsg("find", "tutorial_progress")).ok(cursor={"id": 0, "ns": "footfall.tutorial_progress",
                                                                    "firstBatch": []})

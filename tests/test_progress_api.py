@@ -44,7 +44,8 @@ def watched(store: Store, user: str, tutorial: str, minutes: list[int]) -> None:
     events: list[dict[str, Any]] = [
         {"site": "test", "user_id": user, "foss": "BASH", "language_name": "English", "tutorial": tutorial,
          "type": "video_progress", "timestamp": at + timedelta(minutes=m), "position": m * 60.0 + 1, "minute": m,
-         "duration": 300.0, "page_view_id": "11111111-1111-4111-8111-111111111111"} for m in minutes]
+         "segments": list(range(12 * m, 12 * m + 12)), "duration": 300.0,
+         "page_view_id": "11111111-1111-4111-8111-111111111111"} for m in minutes]
     progress_in(store).fold(folds(events), threshold=0.8)
 
 
@@ -62,7 +63,7 @@ def test_a_learner_reads_their_course_progress_and_where_to_resume(client: TestC
     assert [t["tutorial"] for t in body["tutorials"]] == ["intro", "loops", "arrays", "files"]
     intro, loops, arrays, _ = body["tutorials"]
     assert intro["completed"] is True and intro["completed_by"] == "coverage" and intro["coverage"] == 1.0
-    assert loops["completed"] is False and loops["minutes_watched"] == 2 and loops["minutes_total"] == 5
+    assert loops["completed"] is False and loops["segments_watched"] == 24 and loops["segments_total"] == 60
     assert arrays == {"tutorial": "arrays", "completed": False, "visits": 0}
     assert (body["completed"], body["tutorials_in_course"], body["course_completion_percent"]) == (1, 4, 25.0)
     assert body["resume"]["tutorial"] == "intro" and body["resume"]["position"] == 241.0

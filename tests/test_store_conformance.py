@@ -4,6 +4,7 @@ whenever FOOTFALL_TEST_MONGODB_URI is set."""
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -153,8 +154,10 @@ def video(kind: str, seconds: float, position: float, visit: str = VISIT_1, tuto
 
 
 def watch_minutes(minutes: list[int], visit: str = VISIT_1, start: float = 0, **kw: object) -> list[dict[str, object]]:
+    """Play each minute whole: a progress event reporting its twelve 5-second segments as played."""
     events = [video("video_play", start, minutes[0] * 60.0, visit, **kw)]
-    events += [video("video_progress", start + 60 * i + 1, m * 60.0 + 0.5, visit, **kw) for i, m in enumerate(minutes)]
+    events += [video("video_progress", start + 60 * i + 1, m * 60.0 + 0.5, visit,
+                     segments=list(range(12 * m, 12 * m + 12)), **kw) for i, m in enumerate(minutes)]
     return events
 
 
@@ -179,14 +182,14 @@ def test_watching_most_of_the_minutes_completes_a_tutorial(store: Store) -> None
     progress = view(store)
     assert progress["completed"] is True and progress["completed_by"] == "coverage"
     assert progress["completed_at"] == T0 + timedelta(seconds=201)  # the 4th minute entered: 80 % of 5
-    assert (progress["minutes_watched"], progress["minutes_total"], progress["visits"]) == (4, 5, 1)
+    assert (progress["segments_watched"], progress["segments_total"], progress["visits"]) == (48, 60, 1)
 
 
 def test_seeking_to_the_end_does_not_complete_a_tutorial(store: Store) -> None:
-    fold(store, [video("video_play", 0, 0), video("video_progress", 1, 0.5),
+    fold(store, [video("video_play", 0, 0), video("video_progress", 1, 0.5, segments=[0]),
                  video("video_seek", 5, 295, seek_from=4.0), video("video_ended", 10, 300)])
     progress = view(store)
-    assert progress["completed"] is False and progress["minutes_watched"] == 1
+    assert progress["completed"] is False and progress["segments_watched"] == 1
     assert progress["last_position"] == 300
 
 
@@ -196,7 +199,7 @@ def test_folds_read_times_as_datetimes_or_text_in_any_offset() -> None:
 
     def facts(events: list[dict[str, object]]) -> list[object]:
         tutorials = folds(events)
-        return [(f.names, f.watched, f.visits, f.last, f.first_at, f.last_at) for f in tutorials] + [
+        return [(f.names, f.segments, f.visits, f.last, f.first_at, f.last_at) for f in tutorials] + [
             resume_points(tutorials)]
 
     as_datetimes = watch_minutes([0, 1, 2])
@@ -224,7 +227,7 @@ def progress_facts(store: Store, users: Iterable[str]) -> list[object]:
     for user in users:
         docs, resume = progress_in(store).read("test", user, "BASH", "English")
         for doc in sorted(docs, key=lambda d: d["tutorial"]):
-            facts.append((tutorial_view(doc, 0.8), sorted((w["minute"], w["at"]) for w in doc["watched"]),
+            facts.append((tutorial_view(doc, 0.8), sorted(doc.get("segments", {}).items()),
                           sorted(doc["visits"]), doc["last"]))
         facts.append(resume and resume["last"])
     return facts
@@ -233,6 +236,7 @@ def progress_facts(store: Store, users: Iterable[str]) -> list[object]:
 video_events = st.builds(
     video, kind=st.sampled_from(["video_play", "video_progress", "video_pause", "video_seek"]),
     seconds=st.sampled_from([0, 60, 61, 300]), position=st.sampled_from([0.5, 61.0, 130.0, 250.0]),
+    segments=st.lists(st.sampled_from([0, 1, 12, 59, 60, 7199, 7200, -1]), max_size=3),
     visit=st.sampled_from([VISIT_1, VISIT_2]), tutorial=st.sampled_from(["intro", "next"]), user=st.sampled_from("12"))
 
 
@@ -274,7 +278,7 @@ def test_sqlite_copies_its_log_into_the_database_off_the_write_path(tmp_path: Pa
         db = sqlite3.connect(f"file:{tmp_path / 'store.db'}?immutable=1", uri=True)
         try:
             return db.execute("SELECT count(*) FROM website_logs").fetchone()[0]
-        except sqlite3.OperationalError:  # not even the table yet
+        except sqlite3.DatabaseError:  # not even the table yet, or caught mid-copy (immutable skips locks): again
             return 0
         finally:
             db.close()
@@ -330,11 +334,11 @@ def test_sqlite_progress_kept_under_hashed_ids_is_migrated(tmp_path: Path, resum
     assert progress_in(store).read(*learner)[1] == {**identity, "last": {**point["last"], "at": T0.replace(minute=5)}}
     [migrated] = store.db.execute("SELECT doc FROM tutorial_progress").fetchone()
     assert orjson.loads(migrated) == facts  # who and which tutorial are columns now
-    assert (view(store)["minutes_watched"], view(store)["last_position"]) == (4, 250.0)
+    assert (view(store)["segments_watched"], view(store)["last_position"]) == (48, 250.0)
     fold(store, [video("video_progress", 50, 61.0, tutorial="older")])  # earlier: must not win
     assert progress_in(store).read(*learner)[1]["last"]["position"] == 250.0
     fold(store, watch_minutes([4], start=400))  # the migrated row is found again, not doubled
-    assert store.count("tutorial_progress") == 2 and view(store)["minutes_watched"] == 5
+    assert store.count("tutorial_progress") == 2 and view(store)["segments_watched"] == 60
     assert progress_in(store).read(*learner)[1]["last"]["tutorial"] == "intro"
     assert progress_in(store).read(*learner)[1]["last"]["position"] == 240.5
 
@@ -382,7 +386,7 @@ def test_learners_and_courses_are_kept_apart(store: Store) -> None:
     fold(store, watch_minutes([0, 1, 2, 3, 4]) + watch_minutes([0], user="7") + watch_minutes([0], foss="Python"))
     assert view(store)["completed"] is True
     assert view(store, user="7")["completed"] is False
-    assert view(store, foss="Python")["minutes_watched"] == 1
+    assert view(store, foss="Python")["segments_watched"] == 12
 
 
 def test_prune_and_forget(store: Store) -> None:
@@ -433,3 +437,39 @@ def test_sqlite_erasure_leaves_no_byte_of_the_user_in_the_file_or_its_log(tmp_pa
     for image in (path.read_bytes(), wal.read_bytes() if wal.exists() else b""):
         assert user.encode() not in image
     store.close()
+
+
+def test_coverage_counts_played_five_second_segments(store: Store) -> None:
+    """Played 0–20 s and 140–150 s of a 150 s video: segments 0–3 and 28–29, 6 of 30 = 20 %."""
+    fold(store, [video("video_progress", 20, 20.0, duration=150.0, segments=[0, 1, 2, 3]),
+                 video("video_progress", 160, 150.0, duration=150.0, segments=[28, 29])])
+    progress = view(store)
+    assert (progress["segments_watched"], progress["segments_total"], progress["coverage"]) == (6, 30, 0.2)
+    assert progress["watched_seconds"] == 30.0 and progress["completed"] is False
+
+
+def test_segments_past_ten_hours_or_not_whole_numbers_credit_nothing(store: Store) -> None:
+    fold(store, [video("video_progress", 1, 1.0, segments=[7200, -1, 1.5, "2", True, None, [3]])])
+    assert view(store)["segments_watched"] == 0
+
+
+def test_a_progress_document_stays_bounded_whatever_one_learner_sends(store: Store) -> None:
+    """120 batches of 1,000 events from one learner, every segment and a new page view each time."""
+    for batch in range(120):
+        fold(store, [video("video_progress", batch * 1000 + i, 1.0, visit=str(uuid.UUID(int=batch * 1000 + i)),
+                           segments=[(batch * 1000 + i) % 7300]) for i in range(1000)])
+    [doc] = progress_in(store).read("test", "42", "BASH", "English")[0]
+    assert len(doc["visits"]) == 1000 and doc["visits"] == sorted(doc["visits"])[:1000]
+    assert doc["visits"][0] == str(uuid.UUID(int=0))  # the first page views are the ones kept
+    assert len(doc["segments"]) == 7200 and view(store)["visits"] == 1000
+    assert len(orjson.dumps(doc, default=str)) < 600_000
+
+
+def test_documents_from_the_minute_rule_keep_their_credit(store: Store) -> None:
+    """Before segments, a document held (minute, at) pairs: each minute counts as its twelve segments."""
+    from footfall.progress.fold import derive
+
+    old = {"watched": [{"minute": m, "at": f"2026-05-04T10:0{m}:00.000Z"} for m in (0, 1, 2, 3)],
+           "visits": [VISIT_1], "duration": 300.0}
+    assert derive(old, 0.8)["segments_watched"] == 48 and derive(old, 0.8)["completed"] is True
+    assert derive(old, 0.8)["completed_at"] == "2026-05-04T10:03:00.000Z"

@@ -10,7 +10,18 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from footfall.codec import parse_datetime
-from footfall.progress.fold import IDENTITY, LEARNER, RESUME, TUTORIALS, TutorialFold, derive, key, resume_points
+from footfall.progress.fold import (
+    IDENTITY,
+    LEARNER,
+    MAX_VISITS,
+    RESUME,
+    TUTORIALS,
+    TutorialFold,
+    derive,
+    first_visits,
+    key,
+    resume_points,
+)
 from footfall.stores.mongo import Collection, MongoStore, unavailable
 
 LEARNER_INDEX = [IndexModel([(k, ASCENDING) for k in LEARNER], name="learner")]
@@ -52,10 +63,20 @@ class MongoProgress:
                     for learner, (at, tutorial, position) in points.items()], ordered=False)
 
     def _cache_derived(self, ids: list[str], threshold: float) -> list[dict[str, Any]]:
+        """Cache the derived completion, and keep only the first MAX_VISITS page views: a $pull of the ids
+        past the cut-off, which a page view added meanwhile cannot undo (it is past it, or the next fold
+        cuts again)."""
         derived = [(d, derive(d, threshold)) for d in self.db[TUTORIALS].find({"_id": {"$in": ids}})]
-        if derived:
-            self.db[TUTORIALS].bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": new}) for d, new in derived],
-                                          ordered=False)
+        updates = []
+        for d, new in derived:
+            update: dict[str, Any] = {"$set": new}
+            if len(visits := d.get("visits", [])) > MAX_VISITS:
+                cut = sorted(visits)[MAX_VISITS - 1]
+                update["$pull"] = {"visits": {"$gt": cut}}
+                d["visits"] = first_visits(visits)
+            updates.append(UpdateOne({"_id": d["_id"]}, update))
+        if updates:
+            self.db[TUTORIALS].bulk_write(updates, ordered=False)
         return [{**d, **new} for d, new in derived]
 
     def mark(self, identity: dict[str, str], state: str, at: datetime, visit: str,
@@ -87,11 +108,12 @@ def _fold_update(fold: TutorialFold) -> dict[str, Any]:
     at, position, visit = fold.last
     highest = {"last": {"at": _date(at), "position": position, "visit": visit},
                "last_watched_at": _date(fold.last_at), "duration": fold.duration}
+    earliest = {"first_watched_at": _date(fold.first_at),
+                **{f"segments.{s}": _date(at) for s, at in sorted(fold.segments.items())}}  # s: an int we checked
     return {"$setOnInsert": fold.identity,
-            "$addToSet": {"watched": {"$each": [{"minute": m, "at": _date(at)} for m, at in sorted(fold.watched)]},
-                          "visits": {"$each": sorted(fold.visits)}},
+            "$addToSet": {"visits": {"$each": sorted(fold.visits)}},
             "$max": {k: v for k, v in highest.items() if v is not None},
-            "$min": {"first_watched_at": _date(fold.first_at)}}
+            "$min": earliest}
 
 
 def _date(text: str) -> datetime:

@@ -17,7 +17,7 @@ from footfall.stores.sqlite import SQLiteStore
 
 
 def _progress_times(doc: dict[str, Any]) -> dict[str, Any]:
-    """Progress documents keep times nested (last.at, watched[].at): back to datetimes."""
+    """Progress documents keep times nested (last.at, segments, legacy watched[].at): back to datetimes."""
     for name in ("first_watched_at", "last_watched_at", "completed_at"):
         if doc.get(name):
             doc[name] = parse_datetime(doc[name], name)
@@ -26,6 +26,8 @@ def _progress_times(doc: dict[str, Any]) -> dict[str, Any]:
             inner["at"] = parse_datetime(inner["at"], "at")
     for watched in doc.get("watched", []):
         watched["at"] = parse_datetime(watched["at"], "at")
+    if segments := doc.get("segments"):
+        doc["segments"] = {s: parse_datetime(at, "at") for s, at in segments.items()}
     return doc
 
 
@@ -121,7 +123,7 @@ class SQLiteProgress:
 
         def work() -> dict[str, Any]:
             rowid, doc = self._tutorials([names]).get(0, (None, None))
-            doc = dict(doc) if doc else {"watched": [], "visits": []}
+            doc = dict(doc) if doc else {"segments": {}, "visits": []}
             if doc.get("mark") is None or (when, state) > (doc["mark"]["at"], doc["mark"]["state"]):
                 doc["mark"] = {"at": when, "state": state, "visit": visit}
             doc.update(derive(doc, threshold))

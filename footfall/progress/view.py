@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from footfall.progress.fold import derive
+from footfall.progress.fold import SEGMENT_S, derive
 from footfall.sites import Course
 
 
@@ -24,8 +24,9 @@ def tutorial_view(doc: dict[str, Any], threshold: float) -> dict[str, Any]:
         "completed_at": derived["completed_at"],
         "marked": mark["state"] if mark else None,
         "coverage": derived["coverage"],
-        "minutes_watched": len(derived["minutes_watched"]),
-        "minutes_total": derived["minutes_total"],
+        "segments_watched": derived["segments_watched"],
+        "segments_total": derived["segments_total"],
+        "watched_seconds": watched_seconds(derived["segments_watched"], doc.get("duration")),
         "duration": doc.get("duration"),
         "last_position": last.get("position"),
         "last_position_at": last.get("at"),
@@ -33,6 +34,12 @@ def tutorial_view(doc: dict[str, Any], threshold: float) -> dict[str, Any]:
         "first_watched_at": doc.get("first_watched_at"),
         "last_watched_at": doc.get("last_watched_at"),
     }
+
+
+def watched_seconds(segments: int, duration: float | None) -> float:
+    """Media time played, counted in whole segments (the last one may be shorter)."""
+    seconds = float(segments * SEGMENT_S)
+    return min(seconds, duration) if duration else seconds
 
 
 def course_view(foss: str, language: str, docs: list[dict[str, Any]], resume: dict[str, Any] | None,
