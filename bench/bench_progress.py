@@ -20,9 +20,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pipeline import KEY, SECRET, Pipeline, machine
 
-from footfall import tokens
+from footfall import parts, tokens
 from footfall.codec import format_datetime
-from footfall import parts
 from footfall.progress import folds, progress_in
 from footfall.stores.sqlite import SQLiteStore
 
