@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from footfall.sites import Sites, SitesError
+from footfall.urls import redact
 
 if TYPE_CHECKING:
     from footfall.settings import Settings
@@ -30,7 +31,9 @@ def cmd_collector(settings: Settings, args: argparse.Namespace) -> int:
 
     app = create_app(settings, load_sites(settings))
     # proxy_headers=False: the collector decides whom to believe about X-Forwarded-For (trusted_proxies).
+    # limit_concurrency: past FOOTFALL_MAX_CONNECTIONS open connections uvicorn answers 503 at once.
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", access_log=False,
+                limit_concurrency=settings.max_connections,
                 log_config=None, proxy_headers=False, timeout_graceful_shutdown=5)
     return 0
 
@@ -145,20 +148,27 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
+    from redis.exceptions import RedisError
 
     from footfall import logs
     from footfall.settings import Settings
+    from footfall.stores import StoreUnavailable
 
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"footfall: bad configuration:\n{exc}", file=sys.stderr)
+        problems = "; ".join(f"FOOTFALL_{'_'.join(map(str, e['loc'])).upper()}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        print(f"footfall: bad configuration: {problems}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
     try:
         return int(args.run(settings, args))
-    except SitesError as exc:
+    except (SitesError, StoreUnavailable) as exc:
         print(f"footfall: {exc}", file=sys.stderr)
+        return 2
+    except RedisError as exc:
+        print(f"footfall: redis at {redact(settings.redis_url)}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -13,6 +13,7 @@ from footfall.queue import oldest_age, peek_oldest
 from footfall.schemas import COLLECTIONS, STREAMS
 from footfall.settings import Settings
 from footfall.stores import StoreUnavailable, store_from
+from footfall.urls import redact
 
 
 def gather(settings: Settings) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def gather(settings: Settings) -> dict[str, Any]:
             drainers[raw.decode()] = orjson.loads(beat) if beat else {"alive": False}
     finally:
         redis.close()
-    store: dict[str, Any] = {"url": _redact(settings.store_url)}
+    store: dict[str, Any] = {"url": redact(settings.store_url)}
     try:
         db = store_from(settings)
         try:
@@ -51,14 +52,6 @@ def gather(settings: Settings) -> dict[str, Any]:
     dead = store.get("documents", {}).get("dead_letters")
     rejected = {k.split(":", 1)[1]: int(v) for k, v in stats.items() if k.startswith("rejected:")}
     return {"streams": streams, "rejected": rejected, "dead_letters": dead, "drainers": drainers, "store": store}
-
-
-def _redact(url: str) -> str:
-    """No password in output."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rpartition("@")[2]
-    return scheme + sep + rest
 
 
 def render(status: dict[str, Any]) -> str:

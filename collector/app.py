@@ -8,6 +8,7 @@ only after Redis has it. Nothing a client sends can make it answer 500.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -26,11 +27,13 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from footfall import keys, static, tokens
 from footfall.addresses import anonymize, client_ip, valid_ip
 from footfall.codec import Invalid, encode
+from footfall.collector import limits
 from footfall.collector.enrich import Geo, agent_parser
 from footfall.collector.metrics import Metrics
 from footfall.collector.progress import ProgressAPI, Refused, progress_routes
@@ -88,8 +91,9 @@ class Collector:
         self.agent = agent_parser(settings.ua_cache_size)
         self.metrics = Metrics()
         self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0)
-        limits = Limits(settings.rate_limit_ip, settings.rate_limit_site, settings.max_queue)
-        self.queue = EventQueue(self.redis, limits)
+        budget = Limits(settings.rate_limit_ip, settings.rate_limit_site, settings.max_queue,
+                        settings.rate_limit_server)
+        self.queue = EventQueue(self.redis, budget)
         self.unavailable = {"Retry-After": str(settings.retry_after_s)}
 
     # --- request parsing ---------------------------------------------------------------------------
@@ -100,11 +104,17 @@ class Collector:
         if declared.isdigit() and int(declared) > limit:
             raise Reject(413, "too_large", f"body is over the limit of {limit} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise Reject(413, "too_large", f"body is over the limit of {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.settings.body_timeout_s):  # a slow client holds nothing for long
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise Reject(413, "too_large", f"body is over the limit of {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Reject(408, "timeout", f"body: not received within {self.settings.body_timeout_s:g} s") from None
+        except ClientDisconnect:  # nobody is left to answer; counted, never a traceback
+            raise Reject(400, "disconnected", "body: the client went away before sending it") from None
         try:
             return orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError as exc:
@@ -194,7 +204,7 @@ class Collector:
                           headers: dict[str, str] | None = None) -> Response:
         if batch.by_stream:
             try:
-                await self.queue.push(batch.by_stream, ip, site.id)
+                await self.queue.push(batch.by_stream, ip, site.id, source)
             except RateLimited as exc:
                 raise Reject(429, "rate_limited", f"{exc}: retry later",
                              {"Retry-After": str(exc.retry_after_s)}) from None
@@ -220,6 +230,17 @@ class Collector:
         if reason != "unavailable":
             with contextlib.suppress(RedisError):
                 await self.redis.hincrby(keys.STATS, keys.stat("rejected", reason), n)
+
+    async def guessing(self, ip: str | None) -> int:
+        """Seconds until an address that failed to authenticate too often this minute is heard again (else
+        0): a secret cannot be guessed faster than FOOTFALL_AUTH_FAILURES a minute. Unknown without Redis."""
+        with contextlib.suppress(RedisError):
+            return await limits.exhausted(self.redis, "auth", ip or "unknown", self.settings.auth_failures)
+        return 0
+
+    async def failed_authentication(self, ip: str | None) -> None:
+        with contextlib.suppress(RedisError):
+            await limits.spend(self.redis, "auth", ip or "unknown", self.settings.auth_failures)
 
     def user_of(self, site: Site, token: str | None) -> tokens.User | None:
         """The learner a valid token names; a bad token makes the events anonymous, never rejected."""
@@ -270,7 +291,7 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
         except Reject as exc:
             raise Refused(exc.status, exc.message) from None
 
-    progress = ProgressAPI(settings, sites, read_json, store)
+    progress = ProgressAPI(settings, sites, read_json, collector, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -279,7 +300,8 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
         progress.close()
 
     # /docs and /redoc with their assets served from the fastapi-offline package: they work without internet.
-    app = FastAPIOffline(title="Footfall collector", version="1", lifespan=lifespan)
+    # redirect_slashes off: a redirect would copy the request's Host header into its Location.
+    app = FastAPIOffline(title="Footfall collector", version="1", lifespan=lifespan, redirect_slashes=False)
     app.state.collector = collector
 
     def cors(origin: str | None) -> dict[str, str]:
@@ -340,9 +362,15 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
         started = time.perf_counter()
         headers = header_dict(request.scope)
         try:
+            sender = client_ip(request.client.host if request.client else None,  # the site's server, behind nginx
+                               headers.get("x-forwarded-for"), settings.trusted_proxies)
+            if wait := await collector.guessing(sender):
+                raise Reject(429, "rate_limited", "too many failed authentications from this client IP: retry later",
+                             {"Retry-After": str(wait)})
             scheme, _, secret = headers.get("authorization", "").partition(" ")
             site = sites.by_secret(secret.strip()) if scheme.lower() == "bearer" else None
             if site is None:
+                await collector.failed_authentication(sender)
                 raise Reject(401, "unauthorized", "authorization: expected 'Bearer <site secret>'",
                              {"WWW-Authenticate": "Bearer"})
             body = await collector.read_json(request)
@@ -350,8 +378,6 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
             if envelope:
                 raise Reject(400, "malformed", f"{next(iter(envelope))}: not used by server events")
             batch = collector.build(site, "server", events, {})
-            sender = client_ip(request.client.host if request.client else None,  # the site's server, behind nginx
-                               headers.get("x-forwarded-for"), settings.trusted_proxies)
             return await collector.queue_batch(batch, "server", sender, site)
         except Reject as exc:
             return await refused(exc)
@@ -362,10 +388,11 @@ def create_app(settings: Settings, sites: Sites, geo: Geo | None = None, store: 
     async def healthz() -> Response:
         return json_response(200, {"status": "ok"})
 
-    @app.get("/readyz", summary="Redis answers and no stream is over its limit")
+    @app.get("/readyz", summary="Redis answers, takes writes, and no stream is over its limit")
     async def readyz() -> Response:
         try:
             await metrics.queue.refresh(collector.redis)
+            await collector.redis.set(keys.READY_PROBE, b"1", ex=60)  # refused when Redis is out of memory
         except RedisError:
             return json_response(503, {"status": "redis unavailable"}, collector.unavailable)
         full = [s for s, n in metrics.queue.snapshot["depth"].items() if n >= settings.max_queue]

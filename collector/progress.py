@@ -12,11 +12,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request, Response
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from footfall import progress, tokens
+from footfall.collector import limits
 from footfall.collector.responses import json_response
 from footfall.settings import Settings
 from footfall.sites import Site, Sites
@@ -24,6 +27,16 @@ from footfall.stores import Store, StoreUnavailable, store_from
 
 MAX_NAME = 256
 CORS_HEADERS = "Authorization, Content-Type, X-Footfall-Key"
+
+
+class Guard(Protocol):
+    """What the progress API asks of the collector: its Redis, and its throttle of failed authentication."""
+
+    redis: Redis
+
+    async def guessing(self, ip: str | None) -> int: ...
+
+    async def failed_authentication(self, ip: str | None) -> None: ...
 
 
 class Refused(Exception):
@@ -42,8 +55,8 @@ def _name(value: Any, field: str, required: bool = True) -> str:
 
 class ProgressAPI:
     def __init__(self, settings: Settings, sites: Sites, read_json: Callable[[Request], Awaitable[Any]],
-                 store: Store | None = None) -> None:
-        self.settings, self.sites, self.read_json = settings, sites, read_json
+                 guard: Guard, store: Store | None = None) -> None:
+        self.settings, self.sites, self.read_json, self.guard = settings, sites, read_json, guard
         self._store = store
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="store")  # one connection, used by one thread
 
@@ -68,7 +81,7 @@ class ProgressAPI:
         allowed = site.allows_origin(origin) if site else self.sites.any_allows_origin(origin)
         return {"Access-Control-Allow-Origin": origin or "", "Vary": "Origin"} if allowed else {"Vary": "Origin"}
 
-    def learner(self, request: Request) -> tuple[Site, tokens.User]:
+    async def learner(self, request: Request) -> tuple[Site, tokens.User]:
         key = request.query_params.get("key") or request.headers.get("x-footfall-key")
         site = self.sites.by_key(key)
         if site is None:
@@ -76,15 +89,28 @@ class ProgressAPI:
         origin = request.headers.get("origin")
         if origin is not None and not site.allows_origin(origin):
             raise Refused(403, "origin: not allowed for this site")
+        ip = request.client.host if request.client else None
+        if wait := await self.guard.guessing(ip):
+            raise Refused(429, "too many failed authentications from this client IP: retry later",
+                          {"Retry-After": str(wait)})
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         try:
             user = tokens.verify(token.strip() if scheme.lower() == "bearer" else None, site.secret)
         except tokens.InvalidToken as exc:
+            await self.guard.failed_authentication(ip)
             raise Refused(401, f"authorization: {exc}", {"WWW-Authenticate": "Bearer"}) from None
+        try:
+            wait = await limits.spend(self.guard.redis, "learner", f"{site.id}:{user.id}",
+                                      self.settings.rate_limit_learner)
+        except RedisError:
+            wait = 0  # the limit is a guard, not a dependency: a learner still reads their progress
+        if wait:
+            raise Refused(429, "too many progress requests from this learner: retry later",
+                          {"Retry-After": str(wait)})
         return site, user
 
     async def read(self, request: Request) -> dict[str, Any]:
-        site, user = self.learner(request)
+        site, user = await self.learner(request)
         foss = _name(request.query_params.get("foss"), "foss")
         language = _name(request.query_params.get("language"), "language", required=False)
         docs, resume = await self.call(lambda store: progress.progress_in(store).read(site.id, user.id, foss, language))
@@ -92,7 +118,7 @@ class ProgressAPI:
                                     self.settings.completion_threshold)
 
     async def mark(self, request: Request) -> dict[str, Any]:
-        site, user = self.learner(request)
+        site, user = await self.learner(request)
         body = await self.read_json(request)  # bounded, like every body the collector reads
         if not isinstance(body, dict):
             raise Refused(400, "body: expected an object")

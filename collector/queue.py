@@ -25,8 +25,9 @@ from footfall.queue import PUSH, WINDOW_S
 @dataclass(frozen=True)
 class Limits:
     per_ip: int  # requests a minute; 0: none
-    per_site: int
+    per_site: int  # a site's browser requests
     max_queue: int
+    per_server: int = 0  # a site's own server events: a budget of their own, out of reach of its public key
 
 
 class QueueFull(Exception):
@@ -64,14 +65,15 @@ class EventQueue:
         self._waiting: list[Waiting] = []
         self._sending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
-    async def push(self, by_stream: dict[str, list[bytes]], ip: str | None, site: str) -> None:
+    async def push(self, by_stream: dict[str, list[bytes]], ip: str | None, site: str,
+                   source: str = "browser") -> None:
         """Queue every event or raise QueueFull, RateLimited or QueueUnavailable (then nothing is queued)."""
         window = int(time.time()) // WINDOW_S
         streams = list(by_stream)
-        script_keys = [keys.rate("ip", ip or "unknown", window), keys.rate("site", site, window), keys.STATS,
+        scope, per_site = ("site", self.limits.per_site) if source == "browser" else ("server", self.limits.per_server)
+        script_keys = [keys.rate("ip", ip or "unknown", window), keys.rate(scope, site, window), keys.STATS,
                        *(keys.queue(s) for s in streams)]
-        args: list[int | str | bytes] = [self.limits.per_ip, self.limits.per_site, WINDOW_S + 1,
-                                         self.limits.max_queue]
+        args: list[int | str | bytes] = [self.limits.per_ip, per_site, WINDOW_S + 1, self.limits.max_queue]
         for s in streams:
             events = b"\n".join(by_stream[s])
             if events.count(b"\n") != len(by_stream[s]) - 1:  # never: encode() writes no raw newline

@@ -261,7 +261,10 @@ class Drainer:
                 t.join(0.2)
         self.stopping.set()
         beating.join()
-        self.redis.delete(keys.heartbeat(self.id))
+        with self.redis.pipeline(transaction=False) as pipe:  # gone for good: not listed by `footfall status`
+            pipe.delete(keys.heartbeat(self.id))
+            pipe.srem(keys.DRAINERS, self.id)
+            pipe.execute()
         for w in self.workers:
             w.store.close()
         log.info("drainer %s stopped", self.id)

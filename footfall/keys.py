@@ -8,6 +8,7 @@ from __future__ import annotations
 
 PREFIX = "footfall"
 DRAINERS = f"{PREFIX}:drainers"  # set of drainer ids that may own processing lists
+READY_PROBE = f"{PREFIX}:ready-probe"  # written by /readyz: Redis that refuses writes is not ready
 STATS = f"{PREFIX}:stats"  # hash of counters: drained:<stream>, duplicates:<stream>, dead_lettered:<stream>
 
 

@@ -33,8 +33,8 @@ for i = 1, 2 do
   end
 end
 local streams = #KEYS - 3
-for q = 1, streams do
-  if redis.call('LLEN', KEYS[3 + q]) >= max_queue then return {0, q} end
+for q = 1, streams do  -- the whole request must fit: a queue never holds more than max_queue
+  if redis.call('LLEN', KEYS[3 + q]) + tonumber(ARGV[3 + 3 * q]) > max_queue then return {0, q} end
 end
 for q = 1, streams do
   local name, n, events = ARGV[2 + 3 * q], tonumber(ARGV[3 + 3 * q]), ARGV[4 + 3 * q]

@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     ua_cache_size: int = Field(4096, ge=0, description="parsed user agents kept in memory")
 
     rate_limit_ip: int = Field(6000, ge=0, description="requests a minute from one client IP (0: no limit)")
-    rate_limit_site: int = Field(0, ge=0, description="requests a minute for one site (0: no limit)")
+    rate_limit_site: int = Field(0, ge=0, description="browser requests a minute for one site (0: no limit)")
+    rate_limit_server: int = Field(0, ge=0, description="server-event requests a minute for one site (0: no limit)")
+    rate_limit_learner: int = Field(120, ge=0, description="progress API requests a minute for one learner (0: none)")
+    auth_failures: int = Field(20, ge=0, description="failed authentications a minute from one IP before 429 (0: any)")
+    body_timeout_s: float = Field(10.0, gt=0, description="longest a client may take to send its body (408 after)")
+    max_connections: int = Field(1000, ge=1, description="open connections one collector serves (503 above)")
 
     ip_anonymize: Literal["none", "truncate", "drop"] = Field(
         "none", description="before storage: keep, zero the last octet / last 80 bits, or drop after geolocation")
@@ -55,6 +60,20 @@ class Settings(BaseSettings):
     mongo_timeout_ms: int = Field(5000, ge=100, description="MongoDB server selection / socket timeout")
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with sqlite://, mongodb:// or mongodb+srv://")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from browser import CHROMIUM
 from conftest import wait_until
 from playwright.sync_api import sync_playwright
@@ -81,7 +82,7 @@ def test_init_db_creates_the_store_and_can_run_again(tmp_path: Path) -> None:
 def test_bad_configuration_is_named(tmp_path: Path) -> None:
     result = subprocess.run([*FOOTFALL, "status"], env=clean_env(FOOTFALL_BATCH_SIZE="lots"),
                             capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "batch_size" in result.stderr
+    assert result.returncode == 2 and "FOOTFALL_BATCH_SIZE" in result.stderr and result.stderr.count("\n") == 1
     result = subprocess.run([*FOOTFALL, "collector"], env=clean_env(), capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "FOOTFALL_SITES" in result.stderr
     bad = tmp_path / "sites.toml"
@@ -89,6 +90,34 @@ def test_bad_configuration_is_named(tmp_path: Path) -> None:
     result = subprocess.run([*FOOTFALL, "collector"], env=clean_env(FOOTFALL_SITES=str(bad)),
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "secret" in result.stderr and "short" not in result.stderr
+
+
+@pytest.mark.parametrize(("command", "env", "words"), [
+    ("status", {"FOOTFALL_REDIS_URL": "foo://x"}, "FOOTFALL_REDIS_URL: must start with redis://"),
+    ("init-db", {"FOOTFALL_STORE_URL": "postgres://x"}, "FOOTFALL_STORE_URL: must start with sqlite://"),
+    ("status", {"FOOTFALL_REDIS_URL": "redis://user:pw@127.0.0.1:1/0"}, "redis at redis://***@127.0.0.1:1/0"),
+    ("init-db", {"FOOTFALL_STORE_URL": "sqlite:////proc/none/x.db"}, "sqlite /proc/none/x.db: No such file"),
+])
+def test_an_unusable_redis_or_store_url_is_one_line_not_a_traceback(command: str, env: dict[str, str],
+                                                                     words: str) -> None:
+    result = subprocess.run([*FOOTFALL, command], env=clean_env(**env), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert words in result.stderr and "pw" not in result.stderr
+
+
+def test_status_no_longer_lists_a_drainer_that_finished(tmp_path: Path) -> None:
+    from footfall.cli.redis_server import RedisServer
+
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        env = clean_env(FOOTFALL_REDIS_URL=redis.url, FOOTFALL_STORE_URL=f"sqlite:///{tmp_path / 'f.db'}")
+        drained = subprocess.run([*FOOTFALL, "drainer", "--id", "once", "--until-empty"], env=env,
+                                 capture_output=True, text=True, timeout=60)
+        assert drained.returncode == 0, drained.stderr
+        status = subprocess.run([*FOOTFALL, "status", "--json"], env=env, capture_output=True, text=True, timeout=30)
+        assert orjson.loads(status.stdout)["drainers"] == {}
+    finally:
+        redis.stop()
 
 
 def test_demo_on_a_busy_port_says_so_and_starts_nothing(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -51,9 +52,9 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 # --- deploy/: nginx, systemd, and the compose topology run as plain processes ---------------------------
 
-def nginx_conf(folder: Path, upstream: str, listen: int | None = None) -> Path:
+def nginx_conf(folder: Path, upstream: str, listen: int | None = None, edit: Callable[[str], str] = str) -> Path:
     """The shipped site config inside a minimal main config (and on a free port, to run it)."""
-    site = (ROOT / "deploy" / "nginx" / "footfall.conf").read_text()
+    site = edit((ROOT / "deploy" / "nginx" / "footfall.conf").read_text())
     if listen is not None:
         site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
     (folder / "footfall.conf").write_text(site)
@@ -61,7 +62,7 @@ def nginx_conf(folder: Path, upstream: str, listen: int | None = None) -> Path:
     main = folder / "nginx.conf"
     main.write_text(f"user root;\nworker_processes 1;\nerror_log {folder}/error.log;\npid {folder}/nginx.pid;\n"
                     f"events {{}}\nhttp {{\n  access_log off;\n  include {folder}/upstream.conf;\n"
-                    f"  include {folder}/footfall.conf;\n}}\n")
+                    f"  include {ROOT}/deploy/nginx/footfall-limits.conf;\n  include {folder}/footfall.conf;\n}}\n")
     return main
 
 
@@ -136,6 +137,8 @@ def test_the_compose_topology_runs_as_plain_processes(tmp_path: Path, sites_file
                                        content=orjson.dumps({"key": KEY, "events": [page_view()] * 5}))
                 assert response.status_code == 202, response.text
             assert client.get("/footfall.js").headers["cache-control"].startswith("max-age=86400")
+            assert client.get("/metrics").status_code == 403  # metrics are for this host, not the world
+        assert httpx.get(f"http://127.0.0.1:{entry}/metrics").status_code == 200
         store = SQLiteStore(str(tmp_path / "footfall.db"))
         wait_until(lambda: store.count("website_logs") == 100, what="all events through nginx to be stored")
         assert {d["ip"] for d in store.find("website_logs")} == {"127.0.0.2"}
@@ -153,3 +156,23 @@ def _accepted(url: str) -> int:
     text = httpx.get(f"{url}/metrics").text
     line = next((m for m in text.splitlines() if m.startswith("footfall_events_accepted_total{")), "0 0")
     return int(float(line.split()[-1]))
+
+
+def test_nginx_drops_a_client_that_sends_its_headers_too_slowly(tmp_path: Path) -> None:
+    """The shipped slow-client limits, with the 10 s header timeout shortened to 1 s for the test."""
+    import socket
+
+    entry = free_port()
+    main = nginx_conf(tmp_path, "upstream footfall_collectors { server 127.0.0.1:9; }\n", listen=entry,
+                      edit=lambda text: text.replace("client_header_timeout 10s;", "client_header_timeout 1s;"))
+    nginx = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off;"])
+    try:
+        wait_until(lambda: subprocess.run(["bash", "-c", f"echo > /dev/tcp/127.0.0.1/{entry}"],
+                                          capture_output=True).returncode == 0, what="nginx to listen")
+        with socket.create_connection(("127.0.0.1", entry), timeout=5) as slow:
+            slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            answer = slow.recv(1024)  # nginx gives up on it well before the 5 s this waits
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer
+    finally:
+        nginx.terminate()
+        nginx.wait(30)

@@ -104,7 +104,10 @@ class SQLiteStore:
         path = url.removeprefix("sqlite://")
         path = path[1:] if path.startswith("/") else path  # sqlite:///rel.db and sqlite:////abs.db
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"sqlite {path}: {exc.strerror}: {exc.filename}") from exc
         return cls(path)
 
     def init(self) -> None:
