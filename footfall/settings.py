@@ -9,10 +9,13 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from footfall.addresses import Network
+
+URL_SCHEMES = {"redis_url": ("redis://", "rediss://", "unix://"),
+               "store_url": ("sqlite://", "mongodb://", "mongodb+srv://")}
 
 
 class Settings(BaseSettings):
@@ -61,18 +64,12 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "store_url")
     @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
-
-    @field_validator("store_url")
-    @classmethod
-    def _store_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "mongodb://", "mongodb+srv://")):
-            raise ValueError("must start with sqlite://, mongodb:// or mongodb+srv://")
+    def _scheme(cls, value: str, info: ValidationInfo) -> str:
+        schemes = URL_SCHEMES[info.field_name]
+        if not value.startswith(schemes):
+            raise ValueError(f"must start with {', '.join(schemes[:-1])} or {schemes[-1]}")
         return value
 
     @field_validator("trusted_proxies", mode="before")
