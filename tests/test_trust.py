@@ -180,3 +180,28 @@ def test_readyz_is_503_while_redis_refuses_writes(client: TestClient, redis: Red
     finally:
         redis.config_set("maxmemory", 0)
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_collector_serves_at_most_its_connection_limit(settings: Settings, spawn: Any) -> None:
+    """FOOTFALL_MAX_CONNECTIONS: idle sockets held open by slow clients cannot take every slot; past the
+    limit a request is answered 503 at once instead of waiting."""
+    import socket
+
+    from conftest import answers, env_of, wait_until
+
+    from footfall.cli.redis_server import free_port
+
+    port = free_port()
+    spawn(["collector", "--port", str(port)], env_of(settings, max_connections=3), "collector-limited")
+    wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), what="the collector to start")
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        for s in held:
+            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # and no more
+        import httpx
+
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 503
+    finally:
+        for s in held:
+            s.close()
+    wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), what="the slots to be free again")
