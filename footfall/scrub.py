@@ -17,8 +17,9 @@ operator's word. Words come from splitting on anything not a letter or digit and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -43,6 +44,13 @@ class Pattern(Protocol):
 class Scrubber:
     words: tuple[str, ...] = ()  # an operator's words, matched anywhere in a name (lowercase)
     paths: tuple[Pattern, ...] = field(default_factory=lambda: (re.compile(DJANGO_PASSWORD_RESET),))
+    path: Callable[[str], str] = field(init=False, repr=False, compare=False)
+    url: Callable[[str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Pages and referrers repeat endlessly: remember what each one became (the collector's hot path).
+        object.__setattr__(self, "path", lru_cache(maxsize=8192)(self._path))
+        object.__setattr__(self, "url", lru_cache(maxsize=8192)(self._url))
 
     def is_secret(self, name: object) -> bool:
         if not isinstance(name, str):
@@ -53,7 +61,7 @@ class Scrubber:
         letters = "".join(words)
         return any(part in letters for part in SECRET_PARTS) or any(w in name.lower() for w in self.words)
 
-    def path(self, path: str) -> str:
+    def _path(self, path: str) -> str:
         """Secret path segments replaced; the rest of the path as it was."""
         for pattern in self.paths:
             match = pattern.search(path)
@@ -64,7 +72,7 @@ class Scrubber:
                 path = path[:start] + REDACTED + path[end:]
         return path
 
-    def url(self, url: str) -> str:
+    def _url(self, url: str) -> str:
         """A URL (absolute or a path) without secret parameters in its query or fragment, nor secret path
         segments. One that cannot be parsed keeps only what comes before its query."""
         if "?" not in url and "#" not in url:
