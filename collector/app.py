@@ -154,7 +154,7 @@ class Collector:
         for index, event in enumerate(events):
             try:
                 stream, doc = validate_incoming(event, source)
-                self.enrich(site, source, doc, context, now)
+                doc = self.enrich(site, source, doc, context, now)
             except Invalid as exc:
                 batch.rejected.append({"index": index, "field": exc.field, "error": exc.message})
                 continue
@@ -168,9 +168,11 @@ class Collector:
         return batch
 
     def enrich(self, site: Site, source: Source, doc: dict[str, Any], context: dict[str, Any],
-               now: datetime) -> None:
+               now: datetime) -> dict[str, Any]:
+        """The event as it is queued: its id, where it was and who and what sent it, scrubbed."""
         event_id = doc.pop("event_id", None)
-        doc["_id"] = str(uuid.UUID(event_id)) if event_id else uuid7()
+        # The id first: a queued event's identity is read from its first bytes (footfall.queue.identity).
+        doc = {"_id": str(uuid.UUID(event_id)) if event_id else uuid7(), **doc}
         if not doc.get("path"):
             if not doc.get("url"):
                 raise Invalid("path", "is required (or a url to take it from)")
@@ -199,6 +201,7 @@ class Collector:
         doc.update(self.geo.lookup(doc.get("ip")))
         doc["ip"] = anonymize(doc.get("ip"), self.settings.ip_anonymize)
         doc.update(self.agent(doc.get("user_agent")))
+        return doc
 
     async def queue_batch(self, batch: Batch, source: Source, ip: str | None, site: Site,
                           headers: dict[str, str] | None = None) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from redis import Redis
 
 from footfall import keys
-from footfall.queue import ACK, MAX_TAKE, REQUEUE, TAKE
+from footfall.queue import ACK, MAX_TAKE, REQUEUE, TAKE, identity
 
 
 class StreamQueue:
@@ -47,7 +47,7 @@ class StreamQueue:
     def ack(self, batch: list[bytes]) -> int:
         """These events (oldest first) are stored: remove them, and nothing else, from the processing list;
         returns how many were still there."""
-        return int(self._ack(keys=[self.processing], args=batch)) if batch else 0
+        return int(self._ack(keys=[self.processing], args=[identity(raw) for raw in batch])) if batch else 0
 
     def requeue_orphan(self, drainer_id: str) -> int:
         """Give a dead drainer's batch back to the queue, to be taken next."""

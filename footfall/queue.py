@@ -72,26 +72,54 @@ return n
 """
 
 
-# Ack a stored batch by identity, never by count: remove exactly these events from the processing list. In the
-# usual case they are its oldest (rightmost) items, in order, and one LTRIM removes them. Otherwise (another
-# drainer re-queued this list while its owner was paused, and the owner has taken newer events since) each
-# is removed where it still is, and what is not there is left alone: the list's other events are not stored.
-# ARGV: the batch, oldest first. Returns how many events were removed.
+# Ack a stored batch by identity, never by count: remove exactly these events from the processing list. An
+# event's identity is its id, which the collector writes first (`{"_id":"<id>",…`); anything else (an event
+# queued by hand, or before ids came first) is its own identity. In the usual case the batch is the list's
+# oldest (rightmost) items, in order, and one LTRIM removes them. Otherwise (another drainer re-queued the
+# list while its owner was paused, and the owner has taken newer events since) each is removed where it
+# still is, and what is not there is left alone: the list's other events are not stored.
+# ARGV: the batch's identities, oldest first. Returns how many events were removed.
 ACK = """
+local function identity(item)
+  if string.sub(item, 1, 8) == '{"_id":"' then
+    local stop = string.find(item, '"', 9, true)
+    if stop then return string.sub(item, 9, stop - 1) end
+  end
+  return item
+end
 local n = #ARGV
 local tail = redis.call('LRANGE', KEYS[1], -n, -1)
 local in_order = #tail == n
 for i = 1, #tail do
-  if tail[i] ~= ARGV[n - i + 1] then in_order = false; break end
+  if identity(tail[i]) ~= ARGV[n - i + 1] then in_order = false; break end
 end
 if in_order then
   redis.call('LTRIM', KEYS[1], 0, -(n + 1))
   return n
 end
-local removed = 0
-for i = 1, n do removed = removed + redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+local wanted, removed = {}, 0
+for i = 1, n do wanted[ARGV[i]] = (wanted[ARGV[i]] or 0) + 1 end
+local all = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = #all, 1, -1 do
+  local id = identity(all[i])
+  if wanted[id] and wanted[id] > 0 then
+    wanted[id] = wanted[id] - 1
+    redis.call('LSET', KEYS[1], i - 1, '\\0acked')  -- a mark no event can be (JSON holds no NUL)
+    removed = removed + 1
+  end
+end
+if removed > 0 then redis.call('LREM', KEYS[1], 0, '\\0acked') end
 return removed
 """
+ID_PREFIX = b'{"_id":"'
+
+
+def identity(raw: bytes) -> bytes:
+    """What an ack names an event by: its id when it starts the event (as the collector writes it), else the
+    event itself. The ACK script reads identities the same way."""
+    if raw.startswith(ID_PREFIX) and (stop := raw.find(b'"', 8)) > 0:
+        return raw[8:stop]
+    return raw
 
 
 def oldest_age(raw: bytes | None, now: float) -> float:

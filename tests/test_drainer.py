@@ -242,3 +242,20 @@ def test_a_drainer_that_lost_its_list_while_paused_acks_nothing_it_did_not_store
     assert a.ack(first) == 0  # none of them is A's to ack any more
     assert a.in_flight() == [b"e6", b"e7", b"e8"]
     assert a.requeue_orphan("A") == 3 and b.take(10) == [b"e6", b"e7", b"e8"]  # A then dies: nothing lost
+
+
+def test_acks_name_events_by_their_id_and_remove_only_those(redis: Redis) -> None:
+    """Identities are the ids collectors write first; an event without one is named by its bytes. Out of
+    order (the list was re-queued and refilled), each named event is removed wherever it is, once."""
+    from footfall.drainer.queue import StreamQueue
+    from footfall.queue import identity
+
+    events = [b'{"_id":"e%d","site":"s"}' % i for i in range(1, 6)] + [b"not json"]
+    assert identity(events[0]) == b"e1" and identity(b"not json") == b"not json"
+    push(redis, events)
+    queue = StreamQueue(redis, "website_logs", "A")
+    taken = queue.take(6)
+    assert queue.ack([taken[4], taken[1], taken[5]]) == 3  # not the oldest, not in order
+    assert queue.in_flight() == [events[0], events[2], events[3]]
+    assert queue.ack([b'{"_id":"e9"}']) == 0 and queue.ack(taken[:1]) == 1
+    assert queue.in_flight() == [events[2], events[3]]
