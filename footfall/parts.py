@@ -25,10 +25,6 @@ def init(store: Store) -> None:
         part.init(store)
 
 
-def collections() -> tuple[str, ...]:
-    return tuple(name for part in PARTS for name in part.collections)
-
-
 def forget(store: Store, user_id: str, site: str | None = None) -> dict[str, int]:
     """Erase one user everywhere: raw events, then every part's documents (right to erasure)."""
     counts = store.forget(user_id, site)
