@@ -144,6 +144,19 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
         process.stop()
 
 
+def free_port_pair() -> int:
+    """A free port whose next port is free too (the demo serves its page on one, its collector on the next)."""
+    import socket
+
+    while True:
+        port = free_port()
+        try:
+            with socket.create_server(("127.0.0.1", port + 1)):
+                return port
+        except OSError:
+            continue
+
+
 def answers(url: str) -> bool:
     """Whether a URL answers 200 now (servers starting up do not, yet)."""
     try:

@@ -12,10 +12,8 @@ import httpx
 import orjson
 import pytest
 from browser import CHROMIUM
-from conftest import wait_until
+from conftest import free_port_pair, wait_until
 from playwright.sync_api import sync_playwright
-
-from footfall.cli.redis_server import free_port
 
 FOOTFALL = [sys.executable, "-m", "footfall.cli"]
 
@@ -26,7 +24,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def test_demo_runs_redis_collector_drainer_and_a_page_that_fires_the_tracker(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_port_pair()
     log = (tmp_path / "demo.log").open("w+")
     demo = subprocess.Popen([*FOOTFALL, "demo", "--port", str(port), "--dir", str(tmp_path / "demo")],
                             env=clean_env(), stdout=log, stderr=subprocess.STDOUT, text=True)

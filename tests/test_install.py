@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SITES_TOML, answers, wait_until
+from conftest import SITES_TOML, answers, free_port_pair, wait_until
 
 from footfall.cli.redis_server import RedisServer, free_port
 
@@ -76,7 +76,7 @@ def test_a_regular_install_serves_the_tracker_and_offline_docs_and_runs_the_demo
         collector.wait(15)
     assert "Traceback" not in (tmp_path / "collector.log").read_text()
 
-    page = free_port()
+    page = free_port_pair()
     demo = subprocess.Popen([str(bin / "footfall"), "demo", "--port", str(page), "--dir", str(tmp_path / "demo")],
                             env={"PATH": env["PATH"]}, cwd=tmp_path, stdout=(tmp_path / "demo.log").open("w"),
                             stderr=subprocess.STDOUT)
