@@ -17,23 +17,12 @@ def _window() -> tuple[int, int]:
     return now // WINDOW_S, WINDOW_S - now % WINDOW_S
 
 
-async def spend(redis: Redis, scope: str, who: str, limit: int) -> int:
-    """Count one request; the seconds to wait if that was over the limit, else 0 (0: no limit)."""
-    if limit <= 0:
-        return 0
+async def spend(redis: Redis, scope: str, who: str) -> tuple[int, int]:
+    """Count one request in this minute's window: how many so far, and the seconds until the next window."""
     window, left = _window()
     key = keys.rate(scope, who, window)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(key)
         pipe.expire(key, WINDOW_S + 1)
         count, _ = await pipe.execute()
-    return left if int(count) > limit else 0
-
-
-async def exhausted(redis: Redis, scope: str, who: str, limit: int) -> int:
-    """Whether the window is used up already, without counting; the seconds to wait, else 0."""
-    if limit <= 0:
-        return 0
-    window, left = _window()
-    count = await redis.get(keys.rate(scope, who, window))
-    return left if count is not None and int(count) >= limit else 0
+    return int(count), left

@@ -99,12 +99,12 @@ class ProgressAPI:
         except tokens.InvalidToken as exc:
             await self.guard.failed_authentication(ip)
             raise Refused(401, f"authorization: {exc}", {"WWW-Authenticate": "Bearer"}) from None
+        limit = self.settings.rate_limit_learner
         try:
-            wait = await limits.spend(self.guard.redis, "learner", f"{site.id}:{user.id}",
-                                      self.settings.rate_limit_learner)
+            calls, wait = await limits.spend(self.guard.redis, "learner", f"{site.id}:{user.id}") if limit else (0, 0)
         except RedisError:
-            wait = 0  # the limit is a guard, not a dependency: a learner still reads their progress
-        if wait:
+            calls = 0  # the limit is a guard, not a dependency: a learner still reads their progress
+        if calls > limit > 0:
             raise Refused(429, "too many progress requests from this learner: retry later",
                           {"Retry-After": str(wait)})
         return site, user
