@@ -45,7 +45,7 @@ system-packages:
 bench:
 	$(MAKE) install EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	cd bench && python bench_collector.py && python bench_drainer.py && python bench_lag.py \
-		&& python bench_middleware.py && python bench_progress.py
+		&& python bench_middleware.py && python bench_progress.py && python bench_geo.py
 
 lint: install
 	ruff check .
