@@ -105,6 +105,7 @@ class Stream:
     collection: str
     types: tuple[str, ...]
     fields: dict[str, Field] = field(default_factory=dict)
+    indexes: tuple[tuple[str, ...], ...] = ()  # what analysts look up by, beyond site and time
     datetime_fields: tuple[str, ...] = field(init=False)
     free_fields: tuple[str, ...] = field(init=False)  # free-form JSON: objects and arrays
 
@@ -157,12 +158,57 @@ TUTORIAL_PROGRESS = Stream(
 # Where bot traffic goes when FOOTFALL_BOTS=separate: the website log's schema, its own collection.
 BOT_LOGS = Stream("bot_logs", "bot_logs", types=WEBSITE_LOGS.types, fields=dict(WEBSITE_LOGS.fields))
 
+# Imported, not collected: edX and Open edX tracking logs (`footfall import-edx`), one document per event, with
+# the fields that mean the same as Footfall's own under the same names, and the original event kept whole.
+EDX_EVENTS = Stream(
+    "edx",
+    "edx_events",
+    types=("request", "event"),  # request: an implicit event (its event_type is the URL path requested)
+    fields={
+        "_id": Field("string", COLLECTOR, required=True, pattern=r"[0-9a-f]{32}",
+                     doc="SHA-256 of the line: a line imported twice is one document"),
+        "site": Field("string", COLLECTOR, required=True, max_length=64, doc="the platform (--site)"),
+        "source": Field("string", COLLECTOR, required=True, enum=("edx",)),
+        "event_name": Field("string", COLLECTOR, required=True, max_length=4096,
+                            doc="the event's name (else its event_type); edx.request for implicit events"),
+        "event_type": Field("string", COLLECTOR, required=True, max_length=4096),
+        "event_source": Field("string", COLLECTOR, max_length=32, doc="browser, server, mobile, task"),
+        "timestamp": Field("datetime", COLLECTOR, required=True, doc="the event's time, UTC"),
+        "received_at": Field("datetime", COLLECTOR, required=True, doc="when it was imported"),
+        "user_id": Field("string", COLLECTOR, max_length=128, doc="context.user_id as text"),
+        "username": Field("string", COLLECTOR, max_length=256),
+        "session_id": Field("string", COLLECTOR, max_length=128),
+        "ip": Field("string", COLLECTOR, max_length=45),
+        "user_agent": Field("string", COLLECTOR, max_length=1024),
+        "referrer": Field("string", COLLECTOR, max_length=4096),
+        "url": Field("string", COLLECTOR, max_length=4096, doc="the page"),
+        "path": Field("string", COLLECTOR, max_length=4096),
+        "host": Field("string", COLLECTOR, max_length=256),
+        "accept_language": Field("string", COLLECTOR, max_length=1024),
+        "course_id": Field("string", COLLECTOR, max_length=512, doc="org/course/run, course-v1:…, ccx-v1:…@N"),
+        "org_id": Field("string", COLLECTOR, max_length=256),
+        "video_id": Field("string", COLLECTOR, max_length=512, doc="trimmed of stray whitespace"),
+        "video_position": Field("number", COLLECTOR, doc="currentTime, seconds of media time"),
+        "seek_from": Field("number", COLLECTOR, doc="a seek's old_time"),
+        "seek_to": Field("number", COLLECTOR, doc="a seek's new_time"),
+        "video_speed": Field("number", COLLECTOR, doc="a speed change's new_speed"),
+        "video_duration": Field("number", COLLECTOR),
+        "block_id": Field("string", COLLECTOR, max_length=1024, doc="the problem (or other block) acted on"),
+        "edx": Field("object", COLLECTOR, required=True,
+                     doc="the original event whole; its `event` parsed where it is JSON, else the text"),
+        "file": Field("string", COLLECTOR, max_length=4096, doc="the file it was imported from"),
+        "line": Field("integer", COLLECTOR, minimum=1, doc="its line in that file"),
+    },
+    indexes=(("course_id", "timestamp"), ("user_id", "timestamp"), ("event_type", "timestamp")),
+)
+
 STREAMS: dict[str, Stream] = {s.name: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS, BOT_LOGS)}
 STREAM_OF_TYPE: dict[str, Stream] = {t: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS) for t in s.types}
+STORED: tuple[Stream, ...] = (*STREAMS.values(), EDX_EVENTS)  # every collection of raw events
 DEAD_LETTERS = "dead_letters"
-COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STREAMS.values()), DEAD_LETTERS)
+COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STORED), DEAD_LETTERS)
 # Raw events, and the field their age is counted from (retention, erasure).
-RAW_AGE: dict[str, str] = {**{s.collection: "received_at" for s in STREAMS.values()}, DEAD_LETTERS: "failed_at"}
-BY_COLLECTION: dict[str, Stream] = {s.collection: s for s in STREAMS.values()}
+RAW_AGE: dict[str, str] = {**{s.collection: "received_at" for s in STORED}, DEAD_LETTERS: "failed_at"}
+BY_COLLECTION: dict[str, Stream] = {s.collection: s for s in STORED}
 # What a client sends as the event's id; the collector stores it as `_id`.
 EVENT_ID = Field("string", pattern=UUID_PATTERN, doc="client-generated UUID; stored as _id")

@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from footfall.generated_schemas import DEAD_LETTER_VALIDATOR, mongo_validator
-from footfall.schemas import DEAD_LETTERS, RAW_AGE, STREAMS
+from footfall.schemas import DEAD_LETTERS, RAW_AGE, STORED
 from footfall.stores import (
     Batch,
     DeadLetter,
@@ -57,7 +57,10 @@ class Collection:
 
 def raw_collections() -> dict[str, Collection]:
     """Each raw collection, its validator generated from footfall.schemas."""
-    out = {s.collection: Collection(mongo_validator(s), INDEXES, RAW_AGE[s.collection]) for s in STREAMS.values()}
+    out = {s.collection: Collection(mongo_validator(s), INDEXES + [IndexModel([(f, ASCENDING) for f in fields],
+                                                                           name="_".join(fields))
+                                                                for fields in s.indexes], RAW_AGE[s.collection])
+           for s in STORED}
     out[DEAD_LETTERS] = Collection(DEAD_LETTER_VALIDATOR, [IndexModel([("failed_at", ASCENDING)], name="failed_at")],
                                    RAW_AGE[DEAD_LETTERS])
     return out

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from footfall.codec import Invalid, encode, format_datetime, parse_datetime
-from footfall.schemas import COLLECTIONS, DEAD_LETTERS, RAW_AGE, STREAMS
+from footfall.schemas import BY_COLLECTION, COLLECTIONS, DEAD_LETTERS, RAW_AGE, STORED
 from footfall.stores import (
     Batch,
     DeadLetter,
@@ -33,7 +33,7 @@ from footfall.validation import is_canonical_document, validate_document
 
 T = TypeVar("T")
 log = logging.getLogger("footfall.store")
-DATETIME_FIELDS: dict[str, tuple[str, ...]] = {s.collection: s.datetime_fields for s in STREAMS.values()}
+DATETIME_FIELDS: dict[str, tuple[str, ...]] = {s.collection: s.datetime_fields for s in STORED}
 DATETIME_FIELDS[DEAD_LETTERS] = ("failed_at",)
 # One index: time ranges per site. Each more costs ~2 µs a document on insert; MongoDB has four.
 INDEXED = {"site_time": ("site", "timestamp")}
@@ -116,7 +116,8 @@ class SQLiteStore:
                 self.db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)')
                 if name == DEAD_LETTERS:
                     continue
-                for index, fields in INDEXED.items():
+                extra = {"_".join(fields): fields for fields in BY_COLLECTION[name].indexes}
+                for index, fields in {**INDEXED, **extra}.items():
                     columns = ", ".join(_json_path(f) for f in fields)
                     self.db.execute(f'CREATE INDEX IF NOT EXISTS "{name}_{index}" ON "{name}" ({columns})')
         except sqlite3.Error as exc:
