@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import orjson
@@ -99,6 +100,47 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from footfall.cli.progress import Meter
+    from footfall.edx.files import PathError, expand
+    from footfall.edx.importer import Filters, Importer
+    from footfall.stores import store_from
+
+    try:
+        sources = expand(args.paths)
+        filters = Filters(frozenset(args.course or ()), args.since and date.fromisoformat(args.since),
+                          args.until and date.fromisoformat(args.until))
+    except PathError as exc:
+        print(f"footfall: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"footfall: --from/--to: {exc} (expected YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    store = store_from(settings)
+    try:
+        store.init()
+        meter = Meter(sources, quiet=args.json or not sys.stderr.isatty())
+        reports = Importer(store, site=args.site, filters=filters, ip_anonymize=settings.ip_anonymize).run(
+            sources, meter.update)
+        meter.close()
+    finally:
+        store.close()
+    totals = {key: sum(r.as_dict()[key] for r in reports) for key in ("lines", "stored", "duplicates", "skipped",
+                                                                     "filtered")}
+    refused = sum((r.refused for r in reports), Counter())
+    summary = {"files": [r.as_dict() for r in reports], **totals, "refused": dict(refused)}
+    if args.json:
+        print(orjson.dumps(summary).decode())
+    else:
+        print(f"{len(reports)} files, {totals['lines']:,} lines: {totals['stored']:,} stored, "
+              f"{totals['duplicates']:,} already there, {totals['skipped']:,} blank or comments, "
+              f"{totals['filtered']:,} filtered out, {sum(refused.values()):,} refused"
+              + "".join(f"\n  {n:,} {reason}" for reason, n in refused.most_common()))
+    return 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from footfall.cli.demo import run_demo
 
@@ -130,6 +172,14 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--user", required=True, help="the user id, as the site sends it")
     f.add_argument("--site", help="only on this site (default: every site)")
     f.set_defaults(run=cmd_forget)
+    e = sub.add_parser("import-edx", help="import edX / Open edX tracking logs into edx_events")
+    e.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, globs, or - for standard input")
+    e.add_argument("--site", default="edx", help="what the events' site is (default: edx)")
+    e.add_argument("--course", action="append", help="only this course id (repeatable)")
+    e.add_argument("--from", dest="since", help="only events on or after this day (YYYY-MM-DD, UTC)")
+    e.add_argument("--to", dest="until", help="only events on or before this day (YYYY-MM-DD, UTC)")
+    e.add_argument("--json", action="store_true", help="no progress; one JSON summary")
+    e.set_defaults(run=cmd_import_edx)
     s = sub.add_parser("status", help="queue depths, drainers, counters, stored documents")
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_status)

@@ -9,10 +9,11 @@ import orjson
 from redis import Redis
 
 from footfall import keys
+from footfall.codec import format_datetime
 from footfall.queue import oldest_age, peek_oldest
-from footfall.schemas import COLLECTIONS, STREAMS
+from footfall.schemas import COLLECTIONS, IMPORTS, STREAMS
 from footfall.settings import Settings
-from footfall.stores import StoreUnavailable, store_from
+from footfall.stores import Store, StoreUnavailable, store_from
 from footfall.urls import redact
 
 
@@ -45,6 +46,7 @@ def gather(settings: Settings) -> dict[str, Any]:
         db = store_from(settings)
         try:
             store["documents"] = {c: db.count(c) for c in COLLECTIONS}
+            store["imports"] = latest_imports(db)
         finally:
             db.close()
     except StoreUnavailable as exc:
@@ -52,6 +54,14 @@ def gather(settings: Settings) -> dict[str, Any]:
     dead = store.get("documents", {}).get("dead_letters")
     rejected = {k.split(":", 1)[1]: int(v) for k, v in stats.items() if k.startswith("rejected:")}
     return {"streams": streams, "rejected": rejected, "dead_letters": dead, "drainers": drainers, "store": store}
+
+
+def latest_imports(db: Store, shown: int = 10) -> list[dict[str, Any]]:
+    """The ledger's latest files imported (`footfall import-edx`), newest first."""
+    entries = sorted(db.find(IMPORTS.collection, limit=100_000), key=lambda d: d["finished_at"], reverse=True)
+    return [{"file": d["file"], "finished_at": format_datetime(d["finished_at"]), "lines": d["lines"],
+             "stored": d["stored"], "duplicates": d["duplicates"], "refused": sum(d["refused"].values())}
+            for d in entries[:shown]]
 
 
 def render(status: dict[str, Any]) -> str:
@@ -67,4 +77,8 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"store {store['url']}: {store['error']}")
     else:
         lines.append(f"store {store['url']}: " + ", ".join(f"{c}={n}" for c, n in store["documents"].items()))
+        for entry in store["imports"]:
+            lines.append(f"imported {entry['finished_at']} {entry['file']}: {entry['lines']:,} lines, "
+                         f"{entry['stored']:,} stored, {entry['duplicates']:,} already there, "
+                         f"{entry['refused']:,} refused")
     return "\n".join(lines)

@@ -71,6 +71,8 @@ DEAD_LETTER_VALIDATOR: dict[str, Any] = {
             "reason": {"bsonType": "string"},
             "raw": {"bsonType": "string"},
             "failed_at": {"bsonType": "date"},
+            "file": {"bsonType": "string"},
+            "line": {"bsonType": ["int", "long"]},
         },
     }
 }

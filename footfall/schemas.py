@@ -202,13 +202,36 @@ EDX_EVENTS = Stream(
     indexes=(("course_id", "timestamp"), ("user_id", "timestamp"), ("event_type", "timestamp")),
 )
 
+# The ledger of imports: one document per file per run of `footfall import-edx`.
+IMPORTS = Stream(
+    "imports",
+    "imports",
+    types=("edx",),
+    fields={
+        "_id": Field("string", COLLECTOR, required=True, max_length=128,
+                     doc="the file's SHA-256, then when the run started"),
+        "site": Field("string", COLLECTOR, required=True, max_length=64),
+        "file": Field("string", COLLECTOR, required=True, max_length=4096, doc="as named on the command line"),
+        "size": Field("integer", COLLECTOR, required=True, minimum=0, doc="bytes read"),
+        "sha256": Field("string", COLLECTOR, required=True, pattern=r"[0-9a-f]{64}", doc="of the bytes read"),
+        "lines": Field("integer", COLLECTOR, required=True, minimum=0, doc="lines read"),
+        "stored": Field("integer", COLLECTOR, required=True, minimum=0, doc="new events"),
+        "duplicates": Field("integer", COLLECTOR, required=True, minimum=0, doc="events already stored"),
+        "skipped": Field("integer", COLLECTOR, required=True, minimum=0, doc="blank and comment lines"),
+        "filtered": Field("integer", COLLECTOR, required=True, minimum=0, doc="outside --course/--from/--to"),
+        "refused": Field("object", COLLECTOR, required=True, doc="lines sent to dead letters, by reason"),
+        "started_at": Field("datetime", COLLECTOR, required=True),
+        "finished_at": Field("datetime", COLLECTOR, required=True),
+    },
+)
+
 STREAMS: dict[str, Stream] = {s.name: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS, BOT_LOGS)}
 STREAM_OF_TYPE: dict[str, Stream] = {t: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS) for t in s.types}
 STORED: tuple[Stream, ...] = (*STREAMS.values(), EDX_EVENTS)  # every collection of raw events
 DEAD_LETTERS = "dead_letters"
-COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STORED), DEAD_LETTERS)
+COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STORED), IMPORTS.collection, DEAD_LETTERS)
 # Raw events, and the field their age is counted from (retention, erasure).
 RAW_AGE: dict[str, str] = {**{s.collection: "received_at" for s in STORED}, DEAD_LETTERS: "failed_at"}
-BY_COLLECTION: dict[str, Stream] = {s.collection: s for s in STORED}
+BY_COLLECTION: dict[str, Stream] = {s.collection: s for s in (*STORED, IMPORTS)}
 # What a client sends as the event's id; the collector stores it as `_id`.
 EVENT_ID = Field("string", pattern=UUID_PATTERN, doc="client-generated UUID; stored as _id")

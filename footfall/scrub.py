@@ -85,6 +85,10 @@ class Scrubber:
         fragment = self._parameters(parts.fragment) if "=" in parts.fragment else parts.fragment
         return urlunsplit((parts.scheme, parts.netloc, self.path(parts.path), query, fragment))
 
+    def query(self, text: str) -> str:
+        """`key=value&…` text (a query string, a form body) without its secret parameters."""
+        return self._parameters(text)
+
     def _parameters(self, text: str) -> str:
         if not text:
             return text

@@ -41,10 +41,15 @@ class DeadLetter:
     reason: str
     raw: str
     failed_at: datetime
+    file: str | None = None  # an imported line's file and line number
+    line: int | None = None
 
     def as_document(self) -> dict[str, Any]:
-        return {"_id": self.id, "stream": self.stream, "reason": self.reason, "raw": self.raw,
-                "failed_at": self.failed_at}
+        doc = {"_id": self.id, "stream": self.stream, "reason": self.reason, "raw": self.raw,
+               "failed_at": self.failed_at}
+        if self.file is not None:
+            doc |= {"file": self.file, "line": self.line}
+        return doc
 
 
 class Store(Protocol):

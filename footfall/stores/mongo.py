@@ -20,7 +20,7 @@ from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from footfall.generated_schemas import DEAD_LETTER_VALIDATOR, mongo_validator
-from footfall.schemas import DEAD_LETTERS, RAW_AGE, STORED
+from footfall.schemas import DEAD_LETTERS, IMPORTS, RAW_AGE, STORED
 from footfall.stores import (
     Batch,
     DeadLetter,
@@ -61,6 +61,8 @@ def raw_collections() -> dict[str, Collection]:
                                                                            name="_".join(fields))
                                                                 for fields in s.indexes], RAW_AGE[s.collection])
            for s in STORED}
+    out[IMPORTS.collection] = Collection(mongo_validator(IMPORTS), [IndexModel([("finished_at", ASCENDING)],
+                                                                              name="finished_at")])
     out[DEAD_LETTERS] = Collection(DEAD_LETTER_VALIDATOR, [IndexModel([("failed_at", ASCENDING)], name="failed_at")],
                                    RAW_AGE[DEAD_LETTERS])
     return out
