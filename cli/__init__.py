@@ -141,6 +141,32 @@ def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, time, timedelta
+
+    from footfall.edx import export
+    from footfall.stores import store_from
+
+    try:
+        since = args.since and datetime.combine(datetime.fromisoformat(args.since).date(), time(), UTC)
+        until = args.until and datetime.combine(datetime.fromisoformat(args.until).date(), time(), UTC) + timedelta(1)
+    except ValueError as exc:
+        print(f"footfall: --from/--to: {exc} (expected YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    store = store_from(settings)
+    try:
+        out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
+        try:
+            written = export.write(export.events(store, args.course, since, until), out, args.format)
+        finally:
+            if args.out:
+                out.close()
+    finally:
+        store.close()
+    print(f"{written:,} events of {args.course}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from footfall.cli.demo import run_demo
 
@@ -180,6 +206,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--to", dest="until", help="only events on or before this day (YYYY-MM-DD, UTC)")
     e.add_argument("--json", action="store_true", help="no progress; one JSON summary")
     e.set_defaults(run=cmd_import_edx)
+    x = sub.add_parser("export", help="one course's imported events, in time order (JSON lines or CSV)")
+    x.add_argument("--course", required=True, help="the course id, exactly")
+    x.add_argument("--from", dest="since", help="from this day (YYYY-MM-DD, UTC)")
+    x.add_argument("--to", dest="until", help="to this day, included")
+    x.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    x.add_argument("--out", help="a file (default: standard output)")
+    x.set_defaults(run=cmd_export)
     s = sub.add_parser("status", help="queue depths, drainers, counters, stored documents")
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_status)

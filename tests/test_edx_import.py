@@ -251,3 +251,35 @@ def test_the_command_streams_standard_input_and_prints_a_json_summary(tmp_path: 
     status = subprocess.run([sys.executable, "-m", "footfall.cli", "status"], env=env, capture_output=True, text=True,
                             timeout=60)
     assert "imported " in status.stdout and " -: 8 lines, 3 stored, 1 already there, 2 refused" in status.stdout
+
+
+# --- export ----------------------------------------------------------------------------------------------------
+
+def test_a_courses_events_are_exported_in_time_order_as_json_lines_or_csv(
+        tmp_path: Path, store: Store, settings: Settings) -> None:
+    import csv
+    import io
+
+    from footfall.edx import export
+
+    times = ["2026-03-03T09:00:00Z", "2026-03-01T08:00:00Z", "2026-03-02T10:00:00.500Z", "2026-04-01T00:00:00Z"]
+    lines = [line(event(time=t)) for t in times] + [line(event(time="2026-03-02T00:00:00Z",
+                                                              context={"course_id": "Other/C/1"}))]
+    Importer(store).run(expand([str(log(tmp_path / "e.log", lines))]))
+    march = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    out = io.StringIO()
+    assert export.write(export.events(store, COURSE, *march), out, "jsonl") == 3
+    rows = [orjson.loads(r) for r in out.getvalue().splitlines()]
+    assert [r["timestamp"] for r in rows] == ["2026-03-01T08:00:00.000Z", "2026-03-02T10:00:00.500Z",
+                                              "2026-03-03T09:00:00.000Z"]
+    assert rows[0]["edx"]["context"]["course_id"] == COURSE  # the whole document
+    out = io.StringIO()
+    assert export.write(export.events(store, COURSE, None, None), out, "csv") == 4
+    table = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["timestamp"][:10] for r in table] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-04-01"]
+    assert table[0]["course_id"] == COURSE and table[0]["user_id"] == "42" and "edx" not in table[0]
+    env = {"PATH": "/usr/bin:/bin", "FOOTFALL_STORE_URL": settings.store_url}
+    result = subprocess.run([sys.executable, "-m", "footfall.cli", "export", "--course", COURSE, "--from",
+                             "2026-03-02", "--to", "2026-03-31", "--format", "csv"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 1 + 2, result.stderr

@@ -473,3 +473,18 @@ def test_documents_from_the_minute_rule_keep_their_credit(store: Store) -> None:
            "visits": [VISIT_1], "duration": 300.0}
     assert derive(old, 0.8)["segments_watched"] == 48 and derive(old, 0.8)["completed"] is True
     assert derive(old, 0.8)["completed_at"] == "2026-05-04T10:03:00.000Z"
+
+
+def test_documents_stream_in_time_order_within_a_window(store: Store) -> None:
+    from footfall.edx.events import normalise
+
+    def edx(minute: int, course: str) -> dict[str, object]:
+        line = orjson.dumps({"time": f"2026-03-02T10:{minute:02d}:00Z", "event_type": "play_video",
+                             "context": {"course_id": course}})
+        return normalise(line, site="edx", received_at=T0)
+
+    store.insert("edx_events", [edx(m, "A/B/C") for m in (30, 10, 50, 20)] + [edx(15, "X/Y/Z")])
+    since, until = datetime(2026, 3, 2, 10, 10, tzinfo=UTC), datetime(2026, 3, 2, 10, 50, tzinfo=UTC)
+    found = list(store.in_time_order("edx_events", since, until, course_id="A/B/C"))
+    assert [d["timestamp"].minute for d in found] == [10, 20, 30]  # the end of the window is excluded
+    assert len(list(store.in_time_order("edx_events", course_id="A/B/C"))) == 4

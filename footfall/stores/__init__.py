@@ -6,7 +6,7 @@ Two implementations pass one conformance suite (tests/test_store_conformance.py)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -77,6 +77,11 @@ class Store(Protocol):
         """Documents whose top-level fields equal the given scalar values (None: null or missing)."""
 
     def count(self, collection: str) -> int: ...
+
+    def in_time_order(self, collection: str, since: datetime | None = None, until: datetime | None = None,
+                      **equals: str) -> Iterator[dict[str, Any]]:
+        """Documents whose fields equal the given values, with since <= timestamp < until, oldest first,
+        streamed (for an index on those fields and the time)."""
 
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete raw events received before `before` (dead letters: failed before); counts per collection."""

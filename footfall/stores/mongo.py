@@ -163,6 +163,16 @@ class MongoStore:
         with unavailable():
             return self.db[collection].estimated_document_count()
 
+    def in_time_order(self, collection: str, since: datetime | None = None, until: datetime | None = None,
+                      **equals: str) -> Iterator[dict[str, Any]]:
+        check_scalars(equals)
+        query: dict[str, Any] = {k: {"$eq": v} for k, v in equals.items()}
+        window = {op: t for op, t in (("$gte", since), ("$lt", until)) if t is not None}
+        if window:
+            query["timestamp"] = window
+        with unavailable():
+            yield from self.db[collection].find(query).sort("timestamp", ASCENDING)
+
     def prune(self, before: datetime) -> dict[str, int]:
         with unavailable():
             return {name: self.db[name].delete_many({age: {"$lt": before}}).deleted_count

@@ -11,7 +11,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -205,6 +205,21 @@ class SQLiteStore:
 
     def count(self, collection: str) -> int:
         return int(self.query(f'SELECT count(*) FROM "{collection}"')[0][0])
+
+    def in_time_order(self, collection: str, since: datetime | None = None, until: datetime | None = None,
+                      **equals: str) -> Iterator[dict[str, Any]]:
+        check_scalars(equals)
+        time = _json_path("timestamp")
+        where = [f"{_json_path(k)} = ?" for k in equals]
+        where += [f"{time} >= ?"] * bool(since) + [f"{time} < ?"] * bool(until)
+        args = [*equals.values(), *(format_datetime(t) for t in (since, until) if t)]
+        try:  # rows come as the cursor reads them: nothing is held but the current one
+            cursor = self.db.execute(f'SELECT doc FROM "{collection}" WHERE {" AND ".join(where) or "1"} '
+                                     f"ORDER BY {time}", args)
+            for (text,) in cursor:
+                yield self._decode(collection, text)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
 
     def transaction(self, work: Callable[[], T]) -> T:
         try:
