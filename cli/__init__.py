@@ -141,6 +141,35 @@ def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_structure(settings: Settings, args: argparse.Namespace) -> int:
+    from collections import Counter as Tally
+    from pathlib import Path
+
+    from footfall.codec import Invalid
+    from footfall.edx.structure import StructureError, load
+    from footfall.stores import store_from
+
+    try:
+        text = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"footfall: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    store = store_from(settings)
+    try:
+        store.init()
+        docs = load(store, text, args.course)
+    except (StructureError, Invalid) as exc:
+        print(f"footfall: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    kinds = Tally(d["category"] for d in docs)
+    summary = {"course": docs[0]["course_id"], "blocks": len(docs), "by_category": dict(kinds)}
+    print(orjson.dumps(summary).decode() if args.json else
+          f"{summary['course']}: {len(docs)} blocks (" + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ")")
+    return 0
+
+
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, time, timedelta
 
@@ -206,6 +235,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--to", dest="until", help="only events on or before this day (YYYY-MM-DD, UTC)")
     e.add_argument("--json", action="store_true", help="no progress; one JSON summary")
     e.set_defaults(run=cmd_import_edx)
+    t = sub.add_parser("import-edx-structure", help="load a course's structure (blocks, names, order)")
+    t.add_argument("file", help="the research package's course-structure JSON")
+    t.add_argument("--course", help="the course id (default: from the course block's id)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(run=cmd_import_structure)
     x = sub.add_parser("export", help="one course's imported events, in time order (JSON lines or CSV)")
     x.add_argument("--course", required=True, help="the course id, exactly")
     x.add_argument("--from", dest="since", help="from this day (YYYY-MM-DD, UTC)")

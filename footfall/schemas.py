@@ -225,13 +225,32 @@ IMPORTS = Stream(
     },
 )
 
+# A course's structure (`footfall import-edx-structure`): each block's type, name and place, so that reports
+# can name and order videos, problems and sections instead of showing their ids.
+COURSE_BLOCKS = Stream(
+    "course_blocks",
+    "course_blocks",
+    types=("block",),
+    fields={
+        "_id": Field("string", COLLECTOR, required=True, max_length=2048, doc="the course id, a space, the block id"),
+        "course_id": Field("string", COLLECTOR, required=True, max_length=512),
+        "block_id": Field("string", COLLECTOR, required=True, max_length=1024),
+        "category": Field("string", COLLECTOR, required=True, max_length=64, doc="course, chapter, video, problem…"),
+        "name": Field("string", COLLECTOR, max_length=1024, doc="its display name"),
+        "parent": Field("string", COLLECTOR, max_length=1024),
+        "children": Field("array", COLLECTOR, doc="the blocks it holds, in order"),
+        "position": Field("integer", COLLECTOR, required=True, minimum=0, doc="its place in the course, in order"),
+    },
+)
+
 STREAMS: dict[str, Stream] = {s.name: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS, BOT_LOGS)}
 STREAM_OF_TYPE: dict[str, Stream] = {t: s for s in (WEBSITE_LOGS, EXIT_LINKS, TUTORIAL_PROGRESS) for t in s.types}
 STORED: tuple[Stream, ...] = (*STREAMS.values(), EDX_EVENTS)  # every collection of raw events
 DEAD_LETTERS = "dead_letters"
-COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STORED), IMPORTS.collection, DEAD_LETTERS)
+COLLECTIONS: tuple[str, ...] = (*(s.collection for s in STORED), IMPORTS.collection, COURSE_BLOCKS.collection,
+                                 DEAD_LETTERS)
 # Raw events, and the field their age is counted from (retention, erasure).
 RAW_AGE: dict[str, str] = {**{s.collection: "received_at" for s in STORED}, DEAD_LETTERS: "failed_at"}
-BY_COLLECTION: dict[str, Stream] = {s.collection: s for s in (*STORED, IMPORTS)}
+BY_COLLECTION: dict[str, Stream] = {s.collection: s for s in (*STORED, IMPORTS, COURSE_BLOCKS)}
 # What a client sends as the event's id; the collector stores it as `_id`.
 EVENT_ID = Field("string", pattern=UUID_PATTERN, doc="client-generated UUID; stored as _id")

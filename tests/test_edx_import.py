@@ -283,3 +283,50 @@ def test_a_courses_events_are_exported_in_time_order_as_json_lines_or_csv(
                              "2026-03-02", "--to", "2026-03-31", "--format", "csv"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1 + 2, result.stderr
+
+
+# --- course structure ------------------------------------------------------------------------------------------
+
+STRUCTURE = {
+    "block-v1:FootfallX+BASH101+2026_T1+type@course+block@course": {
+        "category": "course", "metadata": {"display_name": "BASH for learners"},
+        "children": ["block-v1:FootfallX+BASH101+2026_T1+type@chapter+block@w1",
+                     "block-v1:FootfallX+BASH101+2026_T1+type@chapter+block@w2"]},
+    "block-v1:FootfallX+BASH101+2026_T1+type@chapter+block@w1": {
+        "category": "chapter", "metadata": {"display_name": "Week 1"},
+        "children": ["block-v1:FootfallX+BASH101+2026_T1+type@video+block@intro",
+                     "block-v1:FootfallX+BASH101+2026_T1+type@problem+block@q1"]},
+    "block-v1:FootfallX+BASH101+2026_T1+type@chapter+block@w2": {
+        "category": "chapter", "metadata": {"display_name": "Week 2"},
+        "children": ["block-v1:FootfallX+BASH101+2026_T1+type@video+block@loops"]},
+    "block-v1:FootfallX+BASH101+2026_T1+type@video+block@intro": {"category": "video",
+                                                                  "metadata": {"display_name": "Intro"}},
+    "block-v1:FootfallX+BASH101+2026_T1+type@problem+block@q1": {"category": "problem", "metadata": {}},
+    "block-v1:FootfallX+BASH101+2026_T1+type@video+block@loops": {"category": "video",
+                                                                  "metadata": {"display_name": "Loops"}},
+    "block-v1:FootfallX+BASH101+2026_T1+type@html+block@orphan": {"category": "html", "metadata": {}},
+}
+
+
+def test_a_course_structure_names_and_orders_its_blocks(tmp_path: Path, store: Store, settings: Settings) -> None:
+    from footfall.edx.structure import blocks
+
+    docs = blocks(STRUCTURE)
+    assert [(d["position"], d["category"], d.get("name")) for d in docs] == [
+        (0, "course", "BASH for learners"), (1, "chapter", "Week 1"), (2, "video", "Intro"), (3, "problem", None),
+        (4, "chapter", "Week 2"), (5, "video", "Loops")]  # in course order; an orphan block is not in the course
+    assert {d["course_id"] for d in docs} == {COURSE} and docs[2]["parent"].endswith("block@w1")
+    path = tmp_path / "course_structure.json"
+    path.write_bytes(orjson.dumps(STRUCTURE))
+    env = {"PATH": "/usr/bin:/bin", "FOOTFALL_STORE_URL": settings.store_url}
+    for _ in range(2):  # again: replaced, not doubled
+        result = subprocess.run([sys.executable, "-m", "footfall.cli", "import-edx-structure", str(path), "--json"],
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout) == {"course": COURSE, "blocks": 6,
+                                           "by_category": {"course": 1, "chapter": 2, "video": 2, "problem": 1}}
+    assert store.count("course_blocks") == 6
+    (tmp_path / "bad.json").write_text('{"a": {"category": "video"}}')
+    bad = subprocess.run([sys.executable, "-m", "footfall.cli", "import-edx-structure", str(tmp_path / "bad.json")],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "category 'course'" in bad.stderr

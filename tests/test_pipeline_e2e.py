@@ -122,7 +122,8 @@ def test_status_json_reports_queues_drainers_and_documents(
     assert status["streams"]["website_logs"]["in_flight"] == 0
     assert status["dead_letters"] == 0 and status["rejected"] == {"malformed": 1}
     assert status["store"]["documents"] == {"website_logs": 0, "exit_links": 0, "progress_events": 0, "bot_logs": 0,
-                                            "edx_events": 0, "imports": 0, "dead_letters": 0}  # edX imports too
+                                            "edx_events": 0, "imports": 0, "course_blocks": 0,
+                                            "dead_letters": 0}  # edX imports too
     drained = subprocess.run([sys.executable, "-m", "footfall.cli", "drainer", "--id", "x", "--until-empty"],
                              env=env_of(settings), capture_output=True, timeout=60)
     assert drained.returncode == 0, drained.stderr

@@ -68,6 +68,10 @@ class Store(Protocol):
         What is not a document at all is reported as invalid ("undecodable: …"), like what fails validation.
         """
 
+    def upsert(self, collection: str, docs: Sequence[dict[str, Any]]) -> int:
+        """Write documents keyed by `_id`, replacing what is there (reference data, not events); a document
+        that fails validation raises `Invalid` and nothing is written."""
+
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """Keep what could not be stored, with why; idempotent by id."""
 

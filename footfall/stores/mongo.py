@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, MongoClient
+from pymongo import ASCENDING, IndexModel, MongoClient, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from footfall.generated_schemas import DEAD_LETTER_VALIDATOR, mongo_validator
-from footfall.schemas import DEAD_LETTERS, IMPORTS, RAW_AGE, STORED
+from footfall.schemas import COURSE_BLOCKS, DEAD_LETTERS, IMPORTS, RAW_AGE, STORED
 from footfall.stores import (
     Batch,
     DeadLetter,
@@ -63,6 +63,8 @@ def raw_collections() -> dict[str, Collection]:
            for s in STORED}
     out[IMPORTS.collection] = Collection(mongo_validator(IMPORTS), [IndexModel([("finished_at", ASCENDING)],
                                                                               name="finished_at")])
+    out[COURSE_BLOCKS.collection] = Collection(mongo_validator(COURSE_BLOCKS), [IndexModel(
+        [("course_id", ASCENDING), ("position", ASCENDING)], name="course_position")])
     out[DEAD_LETTERS] = Collection(DEAD_LETTER_VALIDATOR, [IndexModel([("failed_at", ASCENDING)], name="failed_at")],
                                    RAW_AGE[DEAD_LETTERS])
     return out
@@ -144,6 +146,14 @@ class MongoStore:
         except PyMongoError as exc:
             raise StoreUnavailable(f"mongodb: {exc}") from exc
         return WriteResult(inserted=len(inserted.inserted_ids))
+
+    def upsert(self, collection: str, docs: Sequence[dict[str, Any]]) -> int:
+        if not docs:
+            return 0
+        with unavailable():
+            result = self.db[collection].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs],
+                                                    ordered=False)
+        return result.upserted_count + result.modified_count
 
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         result = self.insert(DEAD_LETTERS, [d.as_document() for d in letters])

@@ -183,6 +183,12 @@ class SQLiteStore:
         result.invalid.sort()
         return result
 
+    def upsert(self, collection: str, docs: Sequence[dict[str, Any]]) -> int:
+        batch = "[" + ",".join(encode(validate_document(collection, d)).decode() for d in docs) + "]"
+        return self.transaction(lambda: self.db.execute(
+            f'INSERT INTO "{collection}" (_id, doc) SELECT json_extract(value, \'$._id\'), value FROM json_each(?) '
+            f"WHERE true ON CONFLICT (_id) DO UPDATE SET doc = excluded.doc", (batch,)).rowcount)
+
     def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         self._write(DEAD_LETTERS, [encode(d.as_document()) for d in letters])
 
