@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -108,6 +108,8 @@ def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
     from footfall.edx.importer import Filters, Importer
     from footfall.stores import store_from
 
+    if args.follow:
+        return follow_edx(settings, args)
     try:
         sources = expand(args.paths)
         filters = Filters(frozenset(args.course or ()), args.since and date.fromisoformat(args.since),
@@ -138,6 +140,49 @@ def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
               f"{totals['duplicates']:,} already there, {totals['skipped']:,} blank or comments, "
               f"{totals['filtered']:,} filtered out, {sum(refused.values()):,} refused"
               + "".join(f"\n  {n:,} {reason}" for reason, n in refused.most_common()))
+    return 0
+
+
+def follow_edx(settings: Settings, args: argparse.Namespace) -> int:
+    """`import-edx --follow FILE`: until SIGINT or SIGTERM, then one ledger entry per file followed."""
+    import hashlib
+    import signal
+    import threading
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from footfall.edx.follow import Follower, default_state
+    from footfall.edx.importer import FileReport, Importer
+    from footfall.stores import store_from
+
+    if len(args.paths) != 1 or args.paths[0] == "-" or not Path(args.paths[0]).is_file():
+        print("footfall: --follow takes one file (a growing tracking.log)", file=sys.stderr)
+        return 2
+    path = Path(args.paths[0])
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    store = store_from(settings)
+    store.init()
+    importer = Importer(store, site=args.site, ip_anonymize=settings.ip_anonymize)
+    started = datetime.now(UTC)
+    reports: dict[str, tuple[FileReport, Any, list[int]]] = {}
+
+    def stored(lines: list[tuple[int, bytes]], name: str) -> None:
+        report, digest, size = reports.setdefault(name, (FileReport(name), hashlib.sha256(), [0]))
+        importer.consume(((n, line, False) for n, line in lines), report, started)
+        for _, line in lines:
+            digest.update(line + b"\n")
+            size[0] += len(line) + 1
+
+    follower = Follower(path, Path(args.state) if args.state else default_state(path), stored)
+    try:
+        follower.run(stopping.is_set)
+    finally:
+        follower.close()
+        for report, digest, size in reports.values():
+            importer.ledger(report, size[0], digest.hexdigest(), started)
+        store.close()
     return 0
 
 
@@ -234,6 +279,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--from", dest="since", help="only events on or after this day (YYYY-MM-DD, UTC)")
     e.add_argument("--to", dest="until", help="only events on or before this day (YYYY-MM-DD, UTC)")
     e.add_argument("--json", action="store_true", help="no progress; one JSON summary")
+    e.add_argument("--follow", action="store_true", help="follow one growing file (tracking.log) until stopped")
+    e.add_argument("--state", help="with --follow: where its checkpoint is kept (default: FILE.footfall-follow)")
     e.set_defaults(run=cmd_import_edx)
     t = sub.add_parser("import-edx-structure", help="load a course's structure (blocks, names, order)")
     t.add_argument("file", help="the research package's course-structure JSON")

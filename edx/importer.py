@@ -72,9 +72,16 @@ class Importer:
     def file(self, source: Source, progress: Callable[[Source, int], None] | None = None) -> FileReport:
         started = datetime.now(UTC)
         report = FileReport(source.name)
+        self.consume(lines(source), report, started, (lambda n: progress(source, n)) if progress else None)
+        self.ledger(report, source.size, source.sha256.hexdigest(), started)
+        return report
+
+    def consume(self, numbered: Iterable[tuple[int, bytes, bool]], report: FileReport, started: datetime,
+                progress: Callable[[int], None] | None = None) -> None:
+        """Lines (number, bytes, truncated) into the store, counted in the report."""
         docs: list[dict[str, Any]] = []
         letters: list[DeadLetter] = []
-        for number, line, truncated in lines(source):
+        for number, line, truncated in numbered:
             report.lines = number
             if not line.strip() or line.lstrip().startswith(b"#"):
                 report.skipped += 1
@@ -82,28 +89,28 @@ class Importer:
             try:
                 if truncated:
                     raise Refused("truncated (the gzip stream ends before the line does)")
-                doc = normalise(line, site=self.site, received_at=started, file=source.name, number=number)
+                doc = normalise(line, site=self.site, received_at=started, file=report.file, number=number)
             except Refused as exc:
                 report.refused[str(exc)] += 1
-                letters.append(self.letter(source.name, number, line, str(exc), started))
+                letters.append(self.letter(report.file, number, line, str(exc), started))
             else:
                 if self.filters.keep(doc):
                     docs.append(self.private(doc))
                 else:
                     report.filtered += 1
             if len(docs) + len(letters) >= self.batch:
-                self.write(docs, letters, report, source.name, started)
+                self.write(docs, letters, report, started)
                 docs, letters = [], []
                 if progress:
-                    progress(source, number)
-        self.write(docs, letters, report, source.name, started)
+                    progress(number)
+        self.write(docs, letters, report, started)
         if progress:
-            progress(source, report.lines)
+            progress(report.lines)
+
+    def ledger(self, report: FileReport, size: int, sha256: str, started: datetime) -> None:
         self.store.insert(IMPORTS.collection, [{
-            "_id": f"{source.sha256.hexdigest()}-{started.isoformat()}", "type": "edx", "site": self.site,
-            "size": source.size, "sha256": source.sha256.hexdigest(), "started_at": started,
-            "finished_at": datetime.now(UTC), **report.as_dict()}])
-        return report
+            "_id": f"{sha256}-{started.isoformat()}", "type": "edx", "site": self.site, "size": size,
+            "sha256": sha256, "started_at": started, "finished_at": datetime.now(UTC), **report.as_dict()}])
 
     def private(self, doc: dict[str, Any]) -> dict[str, Any]:
         """FOOTFALL_IP_ANONYMIZE and the secret scrubber, as for Footfall's own events."""
@@ -121,15 +128,15 @@ class Importer:
             original["event"] = self.scrubber.query(original["event"])  # a POST body as key=value pairs
         return {k: v for k, v in doc.items() if v is not None}
 
-    def write(self, docs: list[dict[str, Any]], letters: list[DeadLetter], report: FileReport, file: str,
-              now: datetime) -> None:
+    def write(self, docs: list[dict[str, Any]], letters: list[DeadLetter], report: FileReport, now: datetime) -> None:
         if docs:
             result = self.store.insert(EDX_EVENTS.collection, docs)
             report.stored += result.inserted
             report.duplicates += result.duplicates
             for i, reason in result.invalid:
                 report.refused["document failed validation"] += 1
-                letters.append(self.letter(file, docs[i].get("line"), repr(docs[i]["edx"]).encode(), reason, now))
+                letters.append(self.letter(report.file, docs[i].get("line"), repr(docs[i]["edx"]).encode(), reason,
+                                           now))
         if letters:
             self.store.dead_letter(letters)
 
