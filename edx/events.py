@@ -28,6 +28,7 @@ import hashlib
 import math
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -87,25 +88,26 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+@lru_cache(maxsize=4096)
+def _key(key: str) -> str:
+    key = key[:128].replace(".", "．").replace("\x00", "") or "_"
+    return "＄" + key[1:] if key.startswith("$") else key
+
+
 def _storable(value: Any, depth: int = 0) -> Any:
-    """The original event made storable (see the module's rules)."""
-    if depth >= MAX_NESTING and isinstance(value, dict | list):
-        return orjson.dumps(value).decode()[:MAX_FREE_STRING]
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            key = str(key)[:128] or "_"
-            key = key.replace(".", "．")
-            key = "＄" + key[1:] if key.startswith("$") else key
-            out[key.replace("\x00", "")] = _storable(item, depth + 1)
-        return out
-    if isinstance(value, list):
-        return [_storable(item, depth + 1) for item in value]
-    if isinstance(value, str):
-        return value[:MAX_FREE_STRING]
-    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+    """The original event made storable (see the module's rules): only containers are walked into."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        if depth >= MAX_NESTING:
+            return orjson.dumps(value).decode()[:MAX_FREE_STRING]
+        if kind is list:
+            return [_storable(item, depth + 1) for item in value]
+        return {_key(str(k)): _storable(v, depth + 1) for k, v in value.items()}
+    if kind is str:
+        return value if len(value) <= MAX_FREE_STRING else value[:MAX_FREE_STRING]
+    if kind is int and not -(2**63) <= value < 2**63:
         return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
+    if kind is float and not math.isfinite(value):
         return None
     return value
 

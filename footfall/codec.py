@@ -82,23 +82,25 @@ def check_free(value: Any, name: str, depth: int = 0) -> None:
     """Free-form JSON (props, view args): bounded depth, safe keys, finite 64-bit numbers."""
     if depth > MAX_NESTING:
         raise Invalid(name, f"nested deeper than {MAX_NESTING} levels")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not key or len(key) > MAX_KEY_LENGTH or key[0] == "$" or "." in key or "\x00" in key:
+    kind = type(value)
+    if kind is dict or kind is list:
+        shallow = depth < MAX_NESTING  # then plain short text below needs no look of its own
+        items = value.items() if kind is dict else enumerate(value)
+        for key, item in items:
+            if kind is dict and (not key or len(key) > MAX_KEY_LENGTH or key[0] == "$" or "." in key
+                                 or "\x00" in key):
                 raise Invalid(f"{name}.{key[:40]}", "keys must be 1-128 characters, no '$' first, no '.'")
-            check_free(item, f"{name}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            check_free(item, f"{name}[{i}]", depth + 1)
-    elif isinstance(value, str):
+            if not (shallow and type(item) is str and len(item) <= MAX_FREE_STRING):
+                check_free(item, f"{name}.{key}" if kind is dict else f"{name}[{key}]", depth + 1)
+    elif kind is str:
         if len(value) > MAX_FREE_STRING:
             raise Invalid(name, f"string longer than {MAX_FREE_STRING} characters")
-    elif isinstance(value, bool) or value is None:
+    elif kind is bool or value is None:
         pass
-    elif isinstance(value, int):
+    elif kind is int:
         if not -INT64 - 1 <= value <= INT64:
             raise Invalid(name, "integer out of 64-bit range")
-    elif isinstance(value, float):
+    elif kind is float:
         if not math.isfinite(value):
             raise Invalid(name, "number must be finite")
     else:

@@ -46,13 +46,15 @@ class Scrubber:
     paths: tuple[Pattern, ...] = field(default_factory=lambda: (re.compile(DJANGO_PASSWORD_RESET),))
     path: Callable[[str], str] = field(init=False, repr=False, compare=False)
     url: Callable[[str], str] = field(init=False, repr=False, compare=False)
+    is_secret: Callable[[object], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Pages and referrers repeat endlessly: remember what each one became (the collector's hot path).
+        # Pages, referrers and field names repeat endlessly: remember what each one became (hot paths).
         object.__setattr__(self, "path", lru_cache(maxsize=8192)(self._path))
         object.__setattr__(self, "url", lru_cache(maxsize=8192)(self._url))
+        object.__setattr__(self, "is_secret", lru_cache(maxsize=8192)(self._is_secret))
 
-    def is_secret(self, name: object) -> bool:
+    def _is_secret(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
         words = [w.lower() for w in _WORDS.findall(name)]
