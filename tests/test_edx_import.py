@@ -4,6 +4,7 @@ description of the common fields and event types, every case it lists, with hand
 from __future__ import annotations
 
 import gzip
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -330,3 +331,54 @@ def test_a_course_structure_names_and_orders_its_blocks(tmp_path: Path, store: S
     bad = subprocess.run([sys.executable, "-m", "footfall.cli", "import-edx-structure", str(tmp_path / "bad.json")],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "category 'course'" in bad.stderr
+
+
+# --- interrupted -----------------------------------------------------------------------------------------------
+
+def contents(store_url: str) -> tuple[set[str], set[str]]:
+    from footfall.stores import open_store
+
+    store = open_store(store_url)
+    try:
+        events = {d["_id"] for d in store.find("edx_events", limit=1_000_000)}
+        letters = {d["_id"] for d in store.find("dead_letters", limit=1_000_000)}
+    finally:
+        store.close()
+    return events, letters
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "kill-9"])
+def test_an_import_interrupted_anywhere_and_run_again_ends_as_one_clean_run(tmp_path: Path, how: int) -> None:
+    lines = [line(event(time=f"2026-03-02T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z")) if n % 97 else b"bad"
+             for n in range(20_000)]
+    path = log(tmp_path / "big.log.gz", lines)
+
+    def run(store: Path, stop_after: int | None = None) -> None:
+        env = {"PATH": "/usr/bin:/bin", "FOOTFALL_STORE_URL": f"sqlite:///{store}"}
+        command = [sys.executable, "-m", "footfall.cli", "import-edx", "--json", str(path)]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if stop_after is not None:
+            from conftest import wait_until
+
+            from footfall.stores.sqlite import SQLiteStore
+
+            def imported() -> bool:
+                if not store.exists():
+                    return False
+                peek = SQLiteStore(str(store))
+                try:
+                    return peek.count("edx_events") >= stop_after
+                except Exception:
+                    return False
+                finally:
+                    peek.close()
+
+            wait_until(imported, timeout=60, interval=0.02, what="the import to be under way")
+            process.send_signal(how)
+        process.wait(120)
+
+    run(tmp_path / "clean.db")
+    run(tmp_path / "cut.db", stop_after=3_000)
+    assert contents(f"sqlite:///{tmp_path / 'cut.db'}")[0] != contents(f"sqlite:///{tmp_path / 'clean.db'}")[0]
+    run(tmp_path / "cut.db")
+    assert contents(f"sqlite:///{tmp_path / 'cut.db'}") == contents(f"sqlite:///{tmp_path / 'clean.db'}")
