@@ -41,7 +41,10 @@ def line(n: int, rng: random.Random) -> bytes:
             "host": "courses.example.org", "session": f"{rng.getrandbits(128):032x}", "time": at,
             "accept_language": "en-GB,en;q=0.9,hi;q=0.8",
             "referer": f"https://courses.example.org/courses/{course}/courseware/week{n % 9}/seq{n % 5}/?child=first",
-            "context": {"user_id": user, "course_id": course, "org_id": "FootfallX",
+            "context": {"user_id": user, "course_id": course, "org_id": "FootfallX", "enterprise_uuid": "",
+                        "course_user_tags": {"xblock.partition_service.partition_50": str(user % 2),
+                                             "experiment_cohort": f"cohort-{user % 4}-autumn"},
+                        "asides": {}, "client_id": f"{rng.getrandbits(64):016x}.{n}",
                         "path": f"/courses/{course}/xblock/block-v1:x+type@video+block@{n % 97:032x}/handler/x"}}
     kind = rng.random()
     if kind < 0.35:  # a page request (an implicit event)

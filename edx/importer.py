@@ -10,20 +10,22 @@ as one clean run; only its ledger says that the second run found the first one's
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from footfall.addresses import anonymize
 from footfall.edx.events import Refused, normalise
 from footfall.edx.files import Source, lines
 from footfall.schemas import EDX_EVENTS, IMPORTS
 from footfall.scrub import Scrubber
-from footfall.stores import DeadLetter, Store
+from footfall.stores import DeadLetter, Store, StoreUnavailable
 
 BATCH = 1000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,19 @@ class FileReport:
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "lines": self.lines, "stored": self.stored, "duplicates": self.duplicates,
                 "skipped": self.skipped, "filtered": self.filtered, "refused": dict(self.refused)}
+
+
+def retrying(step: Callable[[], T], attempts: int = 12) -> T:
+    """A store that is busy (another import holding SQLite's lock, a MongoDB election) is waited for, with
+    backoff, for about a minute; then the import stops, and running it again resumes it."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except StoreUnavailable:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(10.0, 0.1 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 class Importer:
@@ -130,7 +145,7 @@ class Importer:
 
     def write(self, docs: list[dict[str, Any]], letters: list[DeadLetter], report: FileReport, now: datetime) -> None:
         if docs:
-            result = self.store.insert(EDX_EVENTS.collection, docs)
+            result = retrying(lambda: self.store.insert(EDX_EVENTS.collection, docs))
             report.stored += result.inserted
             report.duplicates += result.duplicates
             for i, reason in result.invalid:
@@ -138,7 +153,7 @@ class Importer:
                 letters.append(self.letter(report.file, docs[i].get("line"), repr(docs[i]["edx"]).encode(), reason,
                                            now))
         if letters:
-            self.store.dead_letter(letters)
+            retrying(lambda: self.store.dead_letter(letters))
 
     @staticmethod
     def letter(file: str, number: int | None, line: bytes, reason: str, now: datetime) -> DeadLetter:
