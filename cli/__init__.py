@@ -136,7 +136,8 @@ def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(summary).decode())
     else:
-        print(f"{len(reports)} file{'s' * (len(reports) != 1)}, {totals['lines']:,} lines: {totals['stored']:,} stored, "
+        files = f"{len(reports)} file" + "s" * (len(reports) != 1)
+        print(f"{files}, {totals['lines']:,} lines: {totals['stored']:,} stored, "
               f"{totals['duplicates']:,} already there, {totals['skipped']:,} blank or comments, "
               f"{totals['filtered']:,} filtered out, {sum(refused.values()):,} refused"
               + "".join(f"\n  {n:,} {reason}" for reason, n in refused.most_common()))
