@@ -2,7 +2,7 @@
 
 An import never aborts a file for a line: a line that cannot be an event goes to `dead_letters` with its
 file, line number and reason (`events.Refused`), and the summary counts lines by what became of them.
-Everything it writes is keyed by content (events by the SHA-256 of their line, dead letters by file, line
+Everything it writes is keyed by content (events by their time and line, dead letters by file, line
 and content), so an import interrupted anywhere and run again ends with the same events and dead letters
 as one clean run; only its ledger says that the second run found the first one's events already there.
 """

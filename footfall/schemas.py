@@ -166,7 +166,7 @@ EDX_EVENTS = Stream(
     types=("request", "event"),  # request: an implicit event (its event_type is the URL path requested)
     fields={
         "_id": Field("string", COLLECTOR, required=True, pattern=r"[0-9a-f]{32}",
-                     doc="SHA-256 of the line: a line imported twice is one document"),
+                     doc="its time, then its line's SHA-256: a line imported twice is one document"),
         "site": Field("string", COLLECTOR, required=True, max_length=64, doc="the platform (--site)"),
         "source": Field("string", COLLECTOR, required=True, enum=("edx",)),
         "event_name": Field("string", COLLECTOR, required=True, max_length=4096,
