@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections import Counter
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -17,6 +18,18 @@ if TYPE_CHECKING:
     from footfall.settings import Settings
 
 log = logging.getLogger("footfall")
+
+
+class Refusal(Exception):
+    """What a command cannot do, said in one line (exit status 2)."""
+
+
+def day(text: str | None, option: str) -> date | None:
+    """A --from/--to day."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise Refusal(f"{option} {text}: expected a day, YYYY-MM-DD") from None
 
 
 def load_sites(settings: Settings) -> Sites:
@@ -101,8 +114,6 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import date
-
     from footfall.cli.progress import Meter
     from footfall.edx.files import PathError, expand
     from footfall.edx.importer import Filters, Importer
@@ -112,14 +123,9 @@ def cmd_import_edx(settings: Settings, args: argparse.Namespace) -> int:
         return follow_edx(settings, args)
     try:
         sources = expand(args.paths)
-        filters = Filters(frozenset(args.course or ()), args.since and date.fromisoformat(args.since),
-                          args.until and date.fromisoformat(args.until))
     except PathError as exc:
-        print(f"footfall: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"footfall: --from/--to: {exc} (expected YYYY-MM-DD)", file=sys.stderr)
-        return 2
+        raise Refusal(str(exc)) from None
+    filters = Filters(frozenset(args.course or ()), day(args.since, "--from"), day(args.until, "--to"))
     store = store_from(settings)
     try:
         store.init()
@@ -157,8 +163,7 @@ def follow_edx(settings: Settings, args: argparse.Namespace) -> int:
     from footfall.stores import store_from
 
     if len(args.paths) != 1 or args.paths[0] == "-" or not Path(args.paths[0]).is_file():
-        print("footfall: --follow takes one file (a growing tracking.log)", file=sys.stderr)
-        return 2
+        raise Refusal("--follow takes one file (a growing tracking.log)")
     path = Path(args.paths[0])
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -198,15 +203,13 @@ def cmd_import_structure(settings: Settings, args: argparse.Namespace) -> int:
     try:
         text = Path(args.file).read_bytes()
     except OSError as exc:
-        print(f"footfall: {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
+        raise Refusal(f"{args.file}: {exc.strerror}") from None
     store = store_from(settings)
     try:
         store.init()
         docs = load(store, text, args.course)
     except (StructureError, Invalid) as exc:
-        print(f"footfall: {args.file}: {exc}", file=sys.stderr)
-        return 2
+        raise Refusal(f"{args.file}: {exc}") from None
     finally:
         store.close()
     kinds = Tally(d["category"] for d in docs)
@@ -222,12 +225,9 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from footfall.edx import export
     from footfall.stores import store_from
 
-    try:
-        since = args.since and datetime.combine(datetime.fromisoformat(args.since).date(), time(), UTC)
-        until = args.until and datetime.combine(datetime.fromisoformat(args.until).date(), time(), UTC) + timedelta(1)
-    except ValueError as exc:
-        print(f"footfall: --from/--to: {exc} (expected YYYY-MM-DD)", file=sys.stderr)
-        return 2
+    first, last = day(args.since, "--from"), day(args.until, "--to")
+    since = datetime.combine(first, time(), UTC) if first else None
+    until = datetime.combine(last, time(), UTC) + timedelta(days=1) if last else None
     store = store_from(settings)
     try:
         out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115
@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     try:
         return int(args.run(settings, args))
-    except (SitesError, StoreUnavailable) as exc:
+    except (SitesError, StoreUnavailable, Refusal) as exc:
         print(f"footfall: {exc}", file=sys.stderr)
         return 2
     except RedisError as exc:

@@ -284,6 +284,9 @@ def test_a_courses_events_are_exported_in_time_order_as_json_lines_or_csv(
                              "2026-03-02", "--to", "2026-03-31", "--format", "csv"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1 + 2, result.stderr
+    bad = subprocess.run([sys.executable, "-m", "footfall.cli", "export", "--course", COURSE, "--from", "yesterday"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr == "footfall: --from yesterday: expected a day, YYYY-MM-DD\n"
 
 
 # --- course structure ------------------------------------------------------------------------------------------
