@@ -92,7 +92,7 @@ class Follower:
                             and (p.stat().st_dev, p.stat().st_ino) == (point.dev, point.ino)), None)
             if rotated is not None:
                 self.open(rotated, point.offset, point.line)
-                self.drain(rotated.name)
+                self.read(rotated.name)  # to its end
             self.open(self.path, 0)
             return
         self.open(self.path, point.offset, point.line)
@@ -117,9 +117,6 @@ class Follower:
             self.checkpoint()
         return got
 
-    def drain(self, name: str) -> None:
-        self.read(name)
-
     def checkpoint(self) -> None:
         assert self.handle is not None and self.stat is not None
         offset = self.handle.tell() - len(self.pending)
@@ -143,7 +140,7 @@ class Follower:
             if self.rotated():
                 same = os.stat(self.path).st_ino == self.stat.st_ino  # type: ignore[union-attr]
                 if not same:
-                    self.drain(self.path.name)  # what the old file got before it was renamed
+                    self.read(self.path.name)  # what the old file got before it was renamed
                 self.open(self.path, 0)
                 self.checkpoint()
                 continue

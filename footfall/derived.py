@@ -21,9 +21,7 @@ from footfall.stores import Store
 
 
 class Part(Protocol):
-    name: str
     streams: frozenset[str]  # the streams whose stored events it folds
-    collections: tuple[str, ...]  # where it keeps its documents
 
     def init(self, store: Store) -> None:
         """Create its collections (and migrate old layouts); safe to run again, from several processes."""

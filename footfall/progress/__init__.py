@@ -67,9 +67,7 @@ def progress_in(store: Store) -> ProgressStore:
 class Progress:
     """The part: folds the tutorial_progress stream's events."""
 
-    name = "tutorial progress"
     streams = frozenset({TUTORIAL_PROGRESS.name})
-    collections = PROGRESS_COLLECTIONS
 
     def init(self, store: Store) -> None:
         progress_in(store).init()
